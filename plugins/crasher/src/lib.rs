@@ -1,0 +1,50 @@
+//! `crasher`: misbehaves on command, to show that one agent's failure stays
+//! its own. Payloads: `ok` (replies "ok"), `err` (a handled error), `trap`
+//! (wasm `unreachable`), `panic`, `loop` (spins forever: the deadline must
+//! cut it), `overflow` (unbounded recursion: stack overflow).
+
+use caxton_sdk::{Agent, Message};
+use std::hint::black_box;
+
+struct Crasher;
+
+fn recurse(depth: u64) -> u64 {
+    let frame = black_box([depth; 16]);
+    // `black_box(true)` hides from rustc that this never stops recursing.
+    if black_box(true) {
+        black_box(recurse(depth + 1)) + frame[depth as usize % 16]
+    } else {
+        frame[0]
+    }
+}
+
+impl Agent for Crasher {
+    fn init(_config: &str) -> Result<Self, String> {
+        Ok(Crasher)
+    }
+
+    fn handle(&mut self, msg: Message) -> Result<(), String> {
+        match msg.payload.as_slice() {
+            b"ok" => caxton_sdk::reply(&msg, b"ok".to_vec()),
+            b"err" => Err("crasher was asked to fail".to_string()),
+            b"trap" => core::arch::wasm32::unreachable(),
+            b"panic" => panic!("crasher was asked to panic"),
+            b"loop" => {
+                let mut i = 0u64;
+                loop {
+                    i = black_box(i.wrapping_add(1));
+                }
+            }
+            b"overflow" => {
+                let depth = recurse(0);
+                caxton_sdk::reply(&msg, depth.to_string().into_bytes())
+            }
+            other => Err(format!(
+                "unknown command `{}` (ok, err, trap, panic, loop, overflow)",
+                String::from_utf8_lossy(other)
+            )),
+        }
+    }
+}
+
+caxton_sdk::export_agent!(Crasher);

@@ -1,0 +1,64 @@
+//! Why an agent failed: a typed reason, never a host crash.
+
+use std::time::Duration;
+
+/// The reason an agent instance stopped serving.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The guest trapped (e.g. `unreachable`, out-of-bounds, a Rust panic).
+    #[error("trapped: {trap}{}", detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Trap {
+        /// The trap as wasmtime names it.
+        trap: String,
+        /// What the guest printed last to stderr (a panic message), if anything.
+        detail: Option<String>,
+    },
+    /// The guest tried to grow its memory beyond its limit.
+    #[error("memory limit exceeded: tried to grow to {requested} bytes, limit is {limit} bytes")]
+    MemoryLimit {
+        /// Bytes the guest asked for.
+        requested: u64,
+        /// The agent's limit.
+        limit: u64,
+    },
+    /// Handling one message took longer than the agent's deadline.
+    #[error("deadline exceeded: a message ran longer than {limit:?}")]
+    Deadline {
+        /// The per-message deadline.
+        limit: Duration,
+    },
+    /// The guest ran out of fuel for one message.
+    #[error("fuel exhausted: a message used more than {limit} fuel")]
+    Fuel {
+        /// The per-message fuel.
+        limit: u64,
+    },
+    /// The guest recursed past its stack limit.
+    #[error("stack overflow")]
+    StackOverflow,
+    /// `init` returned an error.
+    #[error("init failed: {0}")]
+    Init(String),
+    /// The agent was killed by its owner.
+    #[error("killed")]
+    Killed,
+    /// The node could not run the agent (e.g. the instance pool is exhausted).
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+impl Failure {
+    /// A short stable label for metrics and reports.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Failure::Trap { .. } => "trap",
+            Failure::MemoryLimit { .. } => "memory",
+            Failure::Deadline { .. } => "deadline",
+            Failure::Fuel { .. } => "fuel",
+            Failure::StackOverflow => "stack-overflow",
+            Failure::Init(_) => "init",
+            Failure::Killed => "killed",
+            Failure::Host(_) => "host",
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The sans-IO core: plain data and rules with no tokio, wasmtime or rhai in
+//! them, so they can be tested deterministically.
+//!
+//! - [`limits`]: parsing human sizes and durations, the per-agent limits.
+//! - [`name`]: agent and tenant names and how they are checked.
+//! - [`envelope`]: a message as the node moves it, and what a handler did.
+//! - [`mailbox`]: a bounded queue that hands back what does not fit.
+//! - [`failure`]: why an agent stopped, as a typed reason.
+
+pub mod envelope;
+pub mod failure;
+pub mod limits;
+pub mod mailbox;
+pub mod name;

@@ -1,0 +1,151 @@
+//! What one agent's `Store` holds: its WASI context, limits, the effects of
+//! the call in progress and a handle on its persistent state.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::core::envelope::Effects;
+use crate::core::failure::Failure;
+use crate::core::limits::AgentLimits;
+
+use super::bindings::Agent;
+
+/// An agent's persistent key-value state, owned by the node so it outlives
+/// any one instance (a restarted instance sees it again).
+pub type SharedState = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
+/// The last bytes an agent wrote to stderr during the current call: the
+/// message of a Rust panic, reported with the trap it causes.
+pub(crate) type StderrTail = Arc<Mutex<String>>;
+
+/// Store data of one agent instance.
+pub struct AgentCtx {
+    pub(crate) name: Arc<str>,
+    pub(crate) limits: AgentLimits,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    /// Effects of the call in progress; taken when it returns.
+    pub(crate) effects: Effects,
+    /// Ids of the messages being handled and whether each was answered.
+    pub(crate) batch: Vec<(u64, bool)>,
+    /// State writes of the call in progress, visible to its own reads.
+    pub(crate) overlay: HashMap<String, Option<Vec<u8>>>,
+    pub(crate) state: SharedState,
+    /// Epoch ticks this call may still use before its deadline.
+    pub(crate) ticks_left: u64,
+    pub(crate) kill: Arc<AtomicBool>,
+    pub(crate) stderr_tail: StderrTail,
+}
+
+impl AgentCtx {
+    pub(crate) fn new(
+        name: Arc<str>,
+        limits: AgentLimits,
+        state: SharedState,
+        kill: Arc<AtomicBool>,
+    ) -> Self {
+        let stderr_tail = StderrTail::default();
+        let wasi = super::wasi::deny_by_default(name.clone(), stderr_tail.clone());
+        AgentCtx {
+            limiter: MemoryLimiter { limit: limits.memory },
+            name,
+            limits,
+            wasi,
+            table: ResourceTable::new(),
+            effects: Effects::default(),
+            batch: Vec::new(),
+            overlay: HashMap::new(),
+            state,
+            ticks_left: 0,
+            kill,
+            stderr_tail,
+        }
+    }
+
+    /// Commits the state writes of a call that returned normally.
+    pub(crate) fn commit_state(&mut self) {
+        if self.overlay.is_empty() {
+            return;
+        }
+        let mut state = self.state.lock().unwrap();
+        for (key, value) in self.overlay.drain() {
+            match value {
+                Some(v) => state.insert(key, v),
+                None => state.remove(&key),
+            };
+        }
+    }
+
+    /// Forgets everything a failed call did.
+    pub(crate) fn discard(&mut self) {
+        self.overlay.clear();
+        self.effects = Effects::default();
+        self.batch.clear();
+    }
+}
+
+impl WasiView for AgentCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Enforces the agent's memory limit. Growing past it raises
+/// [`Failure::MemoryLimit`] as a trap, so the failure carries its reason
+/// instead of surfacing as an allocator abort.
+pub(crate) struct MemoryLimiter {
+    limit: u64,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limit {
+            return Err(wasmtime::Error::new(Failure::MemoryLimit {
+                requested: desired as u64,
+                limit: self.limit,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        16
+    }
+
+    fn tables(&self) -> usize {
+        16
+    }
+
+    fn memories(&self) -> usize {
+        2
+    }
+}
+
+/// Links WASI (deny-by-default through the context) and the Caxton host
+/// interface into `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<AgentCtx>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    Agent::add_to_linker::<AgentCtx, HasSelf<AgentCtx>>(linker, |ctx| ctx)
+}

@@ -1,0 +1,185 @@
+//! One live agent instance: a `Store`, its bindings, and the calls into it.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::bindings::Agent;
+use super::bindings::caxton::agent::types;
+use super::ctx::{AgentCtx, SharedState};
+use super::engine::CaxtonEngine;
+use super::plugin::Plugin;
+use crate::core::envelope::{Effects, Envelope};
+use crate::core::failure::Failure;
+use crate::core::limits::AgentLimits;
+
+/// What an instance is started with.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    /// The agent's name (what `self-id` returns).
+    pub name: Arc<str>,
+    /// Its limits.
+    pub limits: AgentLimits,
+    /// The `config` string passed to `init`.
+    pub config: String,
+    /// Its persistent state, shared with the node.
+    pub state: SharedState,
+    /// Set to interrupt the instance at its next epoch tick.
+    pub kill: Arc<AtomicBool>,
+}
+
+/// A running agent instance. After any [`Failure`] it must be dropped: a
+/// trapped component instance cannot be entered again.
+pub struct AgentInstance {
+    store: Store<AgentCtx>,
+    bindings: Agent,
+    ticks_per_message: u64,
+}
+
+impl AgentInstance {
+    /// Instantiates `plugin` and calls its `init`.
+    pub async fn start(engine: &CaxtonEngine, plugin: &Plugin, spec: InstanceSpec) -> Result<Self, Failure> {
+        let tick = engine.options.tick.as_nanos().max(1);
+        let ticks_per_message = (spec.limits.deadline.as_nanos().div_ceil(tick) as u64).max(1);
+        let fuel = spec.limits.fuel;
+        let ctx = AgentCtx::new(spec.name, spec.limits, spec.state, spec.kill);
+        let mut store = Store::new(&engine.engine, ctx);
+        store.limiter(|ctx| &mut ctx.limiter);
+        store.epoch_deadline_callback(|mut store| {
+            let ctx = store.data_mut();
+            if ctx.kill.load(Relaxed) {
+                return Err(wasmtime::Error::new(Failure::Killed));
+            }
+            if ctx.ticks_left == 0 {
+                let limit = ctx.limits.deadline;
+                return Err(wasmtime::Error::new(Failure::Deadline { limit }));
+            }
+            ctx.ticks_left -= 1;
+            // Yield to the executor every tick: a spinning agent must not
+            // starve the others sharing its thread until its deadline.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        if engine.options.fuel {
+            store.set_fuel(fuel.unwrap_or(u64::MAX)).map_err(|e| Failure::Host(format!("{e:#}")))?;
+        } else if fuel.is_some() {
+            return Err(Failure::Host(
+                "a fuel limit needs a node started with fuel metering enabled".into(),
+            ));
+        }
+        store.data_mut().ticks_left = ticks_per_message;
+        store.set_epoch_deadline(1);
+        let bindings = plugin
+            .pre()
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| match e.downcast_ref::<Failure>() {
+                Some(f) => f.clone(),
+                None => Failure::Host(format!("instantiating {}: {e:#}", plugin.name())),
+            })?;
+        let config = spec.config;
+        store.data_mut().ticks_left = ticks_per_message;
+        store.set_epoch_deadline(1);
+        let mut instance = AgentInstance { store, bindings, ticks_per_message };
+        match instance.bindings.call_init(&mut instance.store, &config).await {
+            Ok(Ok(())) => {
+                instance.store.data_mut().commit_state();
+                Ok(instance)
+            }
+            Ok(Err(reason)) => Err(Failure::Init(reason)),
+            Err(e) => Err(instance.classify(e)),
+        }
+    }
+
+    /// Handles a batch of messages with one call (`handle` for one message,
+    /// `handle-batch` for more). On success returns everything the handler
+    /// did; on failure nothing of it happened.
+    pub async fn handle(&mut self, batch: Vec<Envelope>) -> Result<Effects, Failure> {
+        let ctx = self.store.data_mut();
+        ctx.discard();
+        ctx.batch.extend(batch.iter().map(|m| (m.id, false)));
+        ctx.ticks_left = self.ticks_per_message * batch.len() as u64;
+        ctx.stderr_tail.lock().unwrap().clear();
+        if let Some(fuel) = ctx.limits.fuel {
+            let total = fuel.saturating_mul(batch.len() as u64);
+            self.store.set_fuel(total).map_err(|e| Failure::Host(format!("{e:#}")))?;
+        }
+        self.store.set_epoch_deadline(1);
+        let result = if batch.len() == 1 {
+            let msg = to_wit(batch.into_iter().next().unwrap());
+            let id = msg.id;
+            self.bindings
+                .call_handle(&mut self.store, &msg)
+                .await
+                .map(|r| r.err().map(|reason| vec![(id, reason)]).unwrap_or_default())
+        } else {
+            let msgs: Vec<types::Message> = batch.into_iter().map(to_wit).collect();
+            self.bindings
+                .call_handle_batch(&mut self.store, &msgs)
+                .await
+                .map(|fails| fails.into_iter().map(|f| (f.id, f.reason)).collect())
+        };
+        match result {
+            Ok(failures) => {
+                let ctx = self.store.data_mut();
+                ctx.commit_state();
+                let mut effects = std::mem::take(&mut ctx.effects);
+                effects.failures = failures;
+                ctx.batch.clear();
+                Ok(effects)
+            }
+            Err(e) => {
+                let failure = self.classify(e);
+                self.store.data_mut().discard();
+                Err(failure)
+            }
+        }
+    }
+
+    /// Turns a wasmtime error from a call into the agent's failure reason.
+    fn classify(&self, err: wasmtime::Error) -> Failure {
+        if let Some(failure) = err.downcast_ref::<Failure>() {
+            return failure.clone();
+        }
+        let ctx = self.store.data();
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::StackOverflow) => Failure::StackOverflow,
+            Some(Trap::OutOfFuel) => Failure::Fuel { limit: ctx.limits.fuel.unwrap_or(0) },
+            Some(Trap::Interrupt) => Failure::Deadline { limit: ctx.limits.deadline },
+            Some(trap) => Failure::Trap {
+                trap: trap.to_string(),
+                detail: panic_message(&ctx.stderr_tail.lock().unwrap()),
+            },
+            None => Failure::Trap {
+                trap: format!("{err:#}"),
+                detail: None,
+            },
+        }
+    }
+
+    /// The agent's name.
+    pub fn name(&self) -> &str {
+        &self.store.data().name
+    }
+}
+
+/// The useful part of what a panicking Rust guest printed to stderr.
+fn panic_message(tail: &str) -> Option<String> {
+    let text: Vec<&str> = tail
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with"))
+        .collect();
+    if text.is_empty() { None } else { Some(text.join(" ")) }
+}
+
+fn to_wit(env: Envelope) -> types::Message {
+    types::Message {
+        id: env.id,
+        sender: env.sender,
+        conversation: env.conversation,
+        kind: env.kind.into(),
+        payload: env.payload,
+    }
+}

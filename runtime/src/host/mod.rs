@@ -1,0 +1,28 @@
+//! The wasmtime layer: everything that touches a component.
+//!
+//! - [`engine`]: the one [`wasmtime::Engine`] of a node (pooling allocator,
+//!   epoch interruption, async support) and its epoch ticker.
+//! - [`cache`]: compiled components kept on disk, so a second start skips
+//!   compilation.
+//! - [`plugin`]: a loaded component checked against the `caxton:agent` world,
+//!   with its `InstancePre`; [`builtin`] lists the embedded ones.
+//! - [`ctx`] and [`imports`]: the per-agent store data and the host
+//!   functions agents import; [`wasi`] the deny-by-default WASI context.
+//! - [`instance`]: one live agent instance: instantiate, init, handle.
+//!
+//! This layer knows nothing of mailboxes or routing: a handler's sends and
+//! replies come back as [`crate::core::envelope::Effects`] for the node.
+
+pub mod bindings;
+pub mod builtin;
+pub mod cache;
+pub mod ctx;
+pub mod engine;
+mod imports;
+pub mod instance;
+pub mod plugin;
+mod wasi;
+
+pub use engine::{CaxtonEngine, EngineOptions};
+pub use instance::{AgentInstance, InstanceSpec};
+pub use plugin::{Plugin, PluginError};

@@ -1,0 +1,200 @@
+//! Loading a component and checking it against the `caxton:agent` world.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker};
+
+use super::bindings::AgentPre;
+use super::cache::Origin;
+use super::ctx::AgentCtx;
+use super::engine::CaxtonEngine;
+
+/// Why a plugin could not be loaded. Each message says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// Neither a built-in plugin name nor a path to a file.
+    #[error(
+        "no plugin named `{name}`: the built-in plugins are {builtins}; \
+         to load your own, pass the path of a .wasm component (e.g. `plugin(\"target/wasm32-wasip2/release/my_agent.wasm\")`)"
+    )]
+    Unknown {
+        /// What the script asked for.
+        name: String,
+        /// The built-in names.
+        builtins: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read the component file `{path}`: {source}. Check the path (it is relative to the current directory)")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a WebAssembly component.
+    #[error("`{what}` is not a WebAssembly component: {why}")]
+    NotAComponent {
+        /// The plugin name or path.
+        what: String,
+        /// What was found instead and how to get a component.
+        why: String,
+    },
+    /// A component, but not one of the `caxton:agent` world.
+    #[error(
+        "`{what}` does not fit the caxton:agent@0.1.0 world: {why}. Generate its bindings from \
+         wit/agent.wit (plugins/echo is the smallest template)"
+    )]
+    WorldMismatch {
+        /// The plugin name or path.
+        what: String,
+        /// Which import or export is wrong.
+        why: String,
+    },
+}
+
+/// A component ready to be instantiated as agents: compiled once, linked
+/// once (`InstancePre`), shared by every agent spawned from it.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+struct PluginInner {
+    name: String,
+    pre: AgentPre<AgentCtx>,
+    origin: Origin,
+    load_time: Duration,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("name", &self.inner.name).finish()
+    }
+}
+
+const EXPORTS: [&str; 3] = ["init", "handle", "handle-batch"];
+
+impl Plugin {
+    /// Loads a built-in plugin by name, or a component file by path.
+    pub fn resolve(engine: &CaxtonEngine, name_or_path: &str) -> Result<Plugin, PluginError> {
+        if let Some(bytes) = super::builtin::bytes(name_or_path) {
+            return Plugin::from_bytes(engine, name_or_path, bytes);
+        }
+        let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".wasm");
+        if !looks_like_path {
+            return Err(PluginError::Unknown {
+                name: name_or_path.to_string(),
+                builtins: super::builtin::names().collect::<Vec<_>>().join(", "),
+            });
+        }
+        let bytes = std::fs::read(Path::new(name_or_path)).map_err(|source| PluginError::Read {
+            path: name_or_path.to_string(),
+            source,
+        })?;
+        Plugin::from_bytes(engine, name_or_path, &bytes)
+    }
+
+    /// Compiles (or loads from cache) and checks a component.
+    pub fn from_bytes(engine: &CaxtonEngine, name: &str, bytes: &[u8]) -> Result<Plugin, PluginError> {
+        let start = Instant::now();
+        check_header(name, bytes)?;
+        let (component, origin) = engine.cache.load(&engine.engine, bytes).map_err(|e| {
+            PluginError::NotAComponent {
+                what: name.to_string(),
+                why: format!("it does not validate: {e:#}"),
+            }
+        })?;
+        check_world(engine, name, &component)?;
+        let mut linker = Linker::<AgentCtx>::new(&engine.engine);
+        super::ctx::add_to_linker(&mut linker).map_err(|e| PluginError::WorldMismatch {
+            what: name.to_string(),
+            why: format!("linking the host failed: {e:#}"),
+        })?;
+        let mismatch = |e: wasmtime::Error| PluginError::WorldMismatch {
+            what: name.to_string(),
+            why: format!("{e:#}"),
+        };
+        let pre = linker.instantiate_pre(&component).map_err(mismatch)?;
+        let pre = AgentPre::new(pre).map_err(mismatch)?;
+        Ok(Plugin {
+            inner: Arc::new(PluginInner {
+                name: name.to_string(),
+                pre,
+                origin,
+                load_time: start.elapsed(),
+            }),
+        })
+    }
+
+    /// The name (or path) this plugin was loaded as.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Whether it was compiled now or came from the disk cache.
+    pub fn origin(&self) -> Origin {
+        self.inner.origin
+    }
+
+    /// How long loading took (compile or cache load, plus checks and linking).
+    pub fn load_time(&self) -> Duration {
+        self.inner.load_time
+    }
+
+    pub(crate) fn pre(&self) -> &AgentPre<AgentCtx> {
+        &self.inner.pre
+    }
+}
+
+/// Tells a core module or random bytes apart from a component, so the error
+/// says what the file is and how to get a component from it.
+fn check_header(name: &str, bytes: &[u8]) -> Result<(), PluginError> {
+    let fail = |why: &str| {
+        Err(PluginError::NotAComponent {
+            what: name.to_string(),
+            why: why.to_string(),
+        })
+    };
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return fail(
+            "the file does not start with the WebAssembly magic bytes. Build your plugin with \
+             `cargo build --release --target wasm32-wasip2` and load target/wasm32-wasip2/release/<name>.wasm",
+        );
+    }
+    match bytes[4..8] {
+        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
+        [0x01, 0x00, 0x00, 0x00] => fail(
+            "it is a core WebAssembly module, not a component. Build for the wasm32-wasip2 target \
+             (which emits components), or wrap it with `wasm-tools component new`",
+        ),
+        _ => fail("it has an unknown WebAssembly version or layer"),
+    }
+}
+
+/// Names the first import the node does not provide or the first export missing.
+fn check_world(engine: &CaxtonEngine, name: &str, component: &Component) -> Result<(), PluginError> {
+    let ty = component.component_type();
+    let mismatch = |why: String| PluginError::WorldMismatch {
+        what: name.to_string(),
+        why,
+    };
+    for (import, _) in ty.imports(&engine.engine) {
+        let known = import.starts_with("caxton:agent/") || import.starts_with("wasi:");
+        if !known {
+            return Err(mismatch(format!(
+                "it imports `{import}`, which a Caxton node does not provide (only caxton:agent/host and WASI)"
+            )));
+        }
+    }
+    for export in EXPORTS {
+        match ty.get_export(&engine.engine, export).map(|e| e.ty) {
+            Some(ComponentItem::ComponentFunc(_)) => {}
+            Some(_) => return Err(mismatch(format!("its export `{export}` is not a function"))),
+            None => return Err(mismatch(format!("it does not export the function `{export}`"))),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! Caxton: a sandboxed host that runs agents as WebAssembly components with
+//! hard per-agent limits, and measures them.
+//!
+//! Layers, each depending only on the ones before it:
+//!
+//! - [`core`]: sans-IO data and rules (limits, names, envelopes, mailboxes,
+//!   failure reasons). No tokio, wasmtime or rhai.
+//! - [`host`]: wasmtime: the engine, compiled-component cache, plugins
+//!   checked against `wit/`, one agent instance and the host functions it
+//!   imports. Knows nothing of routing.
+//! - [`node`]: the async shell: registry, mailboxes, drains, routing,
+//!   requests. [`node::Node`] is the entry point of the library.
+//! - [`measure`]: HdrHistogram recorders and the statistics they report.
+//! - [`script`]: the sandboxed Rhai engine and the API scripts use.
+//! - [`report`]: terminal tables and JSON reports.
+//!
+//! The `caxton-run` binary wires these together and is the only place that
+//! reads the environment or chooses directories.
+
+pub mod core;
+pub mod host;
+pub mod measure;
+pub mod node;
+pub mod report;
+pub mod script;

@@ -1,0 +1,11 @@
+//! Recording latencies and turning them into statistics.
+//!
+//! - [`stats`]: [`Stats`], the summary every measurement reports, built from
+//!   an HdrHistogram (3 significant digits, 1 ns to 1 hour).
+//! - [`sampler`]: timing a closure for a number of iterations or a duration.
+
+pub mod sampler;
+pub mod stats;
+
+pub use sampler::{Sampler, SamplerOptions};
+pub use stats::{Stats, new_histogram};

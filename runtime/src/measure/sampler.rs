@@ -1,0 +1,115 @@
+//! Timing a piece of work repeatedly.
+
+use std::time::{Duration, Instant};
+
+use super::stats::{Stats, new_histogram};
+
+/// How long to sample.
+#[derive(Debug, Clone)]
+pub struct SamplerOptions {
+    /// Untimed runs first (JIT caches, allocator, branch predictors).
+    pub warmup: u64,
+    /// Timed runs (ignored when `duration` is set).
+    pub iterations: u64,
+    /// Sample for this long instead of a fixed count.
+    pub duration: Option<Duration>,
+}
+
+impl Default for SamplerOptions {
+    fn default() -> Self {
+        SamplerOptions { warmup: 100, iterations: 1000, duration: None }
+    }
+}
+
+/// Times a closure: one histogram sample per call. A failing call is
+/// counted as an error and left out of the latencies.
+#[derive(Debug)]
+pub struct Sampler {
+    options: SamplerOptions,
+}
+
+impl Sampler {
+    /// A sampler with these options.
+    pub fn new(options: SamplerOptions) -> Self {
+        Sampler { options }
+    }
+
+    /// Runs warm-up and timed calls of `work`; `progress` is told the
+    /// fraction done now and then (for a progress bar).
+    pub fn run<E: std::fmt::Display>(
+        &self,
+        name: &str,
+        mut work: impl FnMut() -> Result<(), E>,
+        mut progress: impl FnMut(f64),
+    ) -> Stats {
+        let mut errors = 0;
+        let mut first_error = None;
+        let mut note = |e: E, errors: &mut u64| {
+            *errors += 1;
+            if first_error.is_none() {
+                first_error = Some(e.to_string());
+            }
+        };
+        let mut warmup_errors = 0;
+        for _ in 0..self.options.warmup {
+            if let Err(e) = work() {
+                note(e, &mut warmup_errors);
+            }
+        }
+        let mut hist = new_histogram();
+        let start = Instant::now();
+        let mut i = 0u64;
+        loop {
+            match self.options.duration {
+                Some(d) => {
+                    if start.elapsed() >= d {
+                        break;
+                    }
+                    if i % 256 == 0 {
+                        progress(start.elapsed().as_secs_f64() / d.as_secs_f64());
+                    }
+                }
+                None => {
+                    if i >= self.options.iterations {
+                        break;
+                    }
+                    if i % 256 == 0 {
+                        progress(i as f64 / self.options.iterations.max(1) as f64);
+                    }
+                }
+            }
+            let t0 = Instant::now();
+            let result = work();
+            let ns = t0.elapsed().as_nanos() as u64;
+            match result {
+                Ok(()) => hist.saturating_record(ns.max(1)),
+                Err(e) => note(e, &mut errors),
+            }
+            i += 1;
+        }
+        let elapsed = start.elapsed();
+        Stats::from_histogram(name, &hist, errors, elapsed, first_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_iterations_and_errors() {
+        let mut n = 0;
+        let stats = Sampler::new(SamplerOptions { warmup: 5, iterations: 100, duration: None }).run(
+            "t",
+            || {
+                n += 1;
+                if n % 10 == 0 { Err("every tenth fails") } else { Ok(()) }
+            },
+            |_| {},
+        );
+        assert_eq!(n, 105);
+        assert_eq!(stats.count + stats.errors, 100);
+        assert_eq!(stats.errors, 10);
+        assert_eq!(stats.first_error.as_deref(), Some("every tenth fails"));
+    }
+}

@@ -1,0 +1,197 @@
+//! One agent as the node keeps it: mailbox, run state, instance.
+//!
+//! An idle agent has no task: a drain runs only while messages wait, either
+//! on a tokio worker or inline on a blocking caller (a script's `request`),
+//! which saves two thread wake-ups per round trip. The `running` flag makes
+//! sure exactly one drain owns the instance at a time.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use super::error::{RequestError, SendError};
+use crate::core::envelope::Envelope;
+use crate::core::failure::Failure;
+use crate::core::limits::AgentLimits;
+use crate::core::mailbox::{Full, Mailbox};
+use crate::host::ctx::SharedState;
+use crate::host::{AgentInstance, Plugin};
+
+/// Most messages handed to one `handle-batch` call.
+pub(crate) const BATCH: usize = 64;
+
+/// Where the answer to a request goes.
+pub(crate) enum ReplyTo {
+    /// A caller blocked in `request`.
+    Waiter(oneshot::Sender<Result<Vec<u8>, RequestError>>),
+    /// Another agent: the answer arrives in its mailbox as a `reply`.
+    Agent {
+        /// Its tenant.
+        tenant: Arc<str>,
+        /// Its name.
+        name: String,
+    },
+}
+
+/// A message in a mailbox, with where its answer goes.
+pub(crate) struct Delivery {
+    pub(crate) env: Envelope,
+    pub(crate) reply: Option<ReplyTo>,
+}
+
+/// Where an agent is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Accepting and handling messages.
+    Running,
+    /// Finishing its queued messages, accepting no new ones.
+    Stopping,
+    /// Stopped gracefully.
+    Stopped,
+    /// Failed, with the reason (a kill is [`Failure::Killed`]).
+    Failed(Failure),
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Running => f.write_str("running"),
+            Status::Stopping => f.write_str("stopping"),
+            Status::Stopped => f.write_str("stopped"),
+            Status::Failed(Failure::Killed) => f.write_str("killed"),
+            Status::Failed(failure) => write!(f, "failed: {failure}"),
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) mailbox: Mailbox<Delivery>,
+    /// A drain owns the instance.
+    pub(crate) running: bool,
+    pub(crate) status: Status,
+    pub(crate) handled: u64,
+}
+
+/// An agent: identity, limits, mailbox and (when live) its instance.
+pub(crate) struct AgentCell {
+    pub(crate) name: Arc<str>,
+    pub(crate) tenant: Arc<str>,
+    pub(crate) plugin: Plugin,
+    pub(crate) limits: AgentLimits,
+    pub(crate) state: SharedState,
+    pub(crate) kill: Arc<AtomicBool>,
+    pub(crate) inner: Mutex<Inner>,
+    pub(crate) instance: Mutex<Option<AgentInstance>>,
+}
+
+/// What `enqueue` asks the caller to do.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Enqueued {
+    /// A drain is already running; nothing to do.
+    Queued,
+    /// The caller now owns the drain and must run it.
+    Schedule,
+}
+
+impl AgentCell {
+    /// Appends to the mailbox, or says why not (handing the reply slot's
+    /// error to nobody: the caller still holds the delivery's receiver).
+    pub(crate) fn enqueue(&self, delivery: Delivery) -> Result<Enqueued, (SendError, Delivery)> {
+        if delivery.env.payload.len() > self.limits.max_message {
+            let err = SendError::TooLarge {
+                name: self.name.to_string(),
+                size: delivery.env.payload.len(),
+                limit: self.limits.max_message,
+            };
+            return Err((err, delivery));
+        }
+        let mut inner = self.inner.lock().unwrap();
+        if inner.status != Status::Running {
+            let err = SendError::NotRunning {
+                name: self.name.to_string(),
+                status: inner.status.to_string(),
+            };
+            return Err((err, delivery));
+        }
+        if let Err(Full(delivery)) = inner.mailbox.push(delivery) {
+            let err = SendError::MailboxFull {
+                name: self.name.to_string(),
+                capacity: self.limits.mailbox,
+            };
+            return Err((err, delivery));
+        }
+        if inner.running {
+            Ok(Enqueued::Queued)
+        } else {
+            inner.running = true;
+            Ok(Enqueued::Schedule)
+        }
+    }
+
+    /// Takes the next batch, or (when none is left) puts the instance back
+    /// and releases the drain. Returns `None` when the drain must end.
+    pub(crate) fn next_batch(&self, instance: &mut Option<AgentInstance>) -> Option<Vec<Delivery>> {
+        let mut inner = self.inner.lock().unwrap();
+        let batch = inner.mailbox.pop_batch(BATCH);
+        if !batch.is_empty() {
+            return Some(batch);
+        }
+        inner.running = false;
+        inner.mailbox.shrink();
+        match inner.status {
+            Status::Running => *self.instance.lock().unwrap() = instance.take(),
+            Status::Stopping => {
+                inner.status = Status::Stopped;
+                instance.take();
+            }
+            Status::Stopped | Status::Failed(_) => {
+                instance.take();
+            }
+        }
+        None
+    }
+
+    /// Marks the agent failed and hands back everything still queued.
+    pub(crate) fn fail(&self, failure: Failure) -> Vec<Delivery> {
+        let mut inner = self.inner.lock().unwrap();
+        if !matches!(inner.status, Status::Failed(_) | Status::Stopped) {
+            inner.status = Status::Failed(failure);
+        }
+        inner.mailbox.drain_all()
+    }
+
+    /// Graceful stop: no new messages; queued ones are still handled.
+    /// Returns true if the agent was idle and is now stopped.
+    pub(crate) fn stop(&self) -> bool {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.status != Status::Running {
+            return false;
+        }
+        if inner.running {
+            inner.status = Status::Stopping;
+            false
+        } else {
+            inner.status = Status::Stopped;
+            self.instance.lock().unwrap().take();
+            true
+        }
+    }
+
+    /// Abrupt stop: interrupts a running call at its next epoch tick and
+    /// hands back every queued message.
+    pub(crate) fn kill(&self) -> Vec<Delivery> {
+        self.kill.store(true, Relaxed);
+        let queued = self.fail(Failure::Killed);
+        let inner = self.inner.lock().unwrap();
+        if !inner.running {
+            self.instance.lock().unwrap().take();
+        }
+        queued
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        self.inner.lock().unwrap().status.clone()
+    }
+}

@@ -1,0 +1,113 @@
+//! The errors of the node's operations, one enum per operation.
+
+use std::time::Duration;
+
+use crate::core::failure::Failure;
+use crate::core::limits::LimitParseError;
+use crate::core::name::NameError;
+use crate::host::PluginError;
+
+/// Why an agent could not be spawned.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The plugin could not be loaded.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// The name is not usable.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// Another live agent of the tenant has the name.
+    #[error("an agent named `{name}` already exists in tenant `{tenant}`: pick another name, or stop that agent first")]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// The tenant.
+        tenant: String,
+    },
+    /// A limit option is out of range.
+    #[error("bad spawn option: {0}")]
+    Limits(#[from] LimitParseError),
+    /// The node holds as many agents as it was sized for.
+    #[error("the node is full: it was started for at most {0} agents")]
+    Capacity(u32),
+    /// Instantiation or `init` failed.
+    #[error("agent `{name}` failed to start: {failure}")]
+    Start {
+        /// The agent.
+        name: String,
+        /// Why.
+        failure: Failure,
+    },
+}
+
+/// Why a message could not be delivered.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    /// No live agent has the address.
+    #[error("no agent named `{0}`")]
+    NoSuchAgent(String),
+    /// The agent is stopped, killed or failed.
+    #[error("agent `{name}` is not running: {status}")]
+    NotRunning {
+        /// The agent.
+        name: String,
+        /// Its status.
+        status: String,
+    },
+    /// Backpressure: the mailbox is at capacity.
+    #[error("the mailbox of `{name}` is full ({capacity} messages): the agent is not keeping up; retry later or spawn it with a larger `mailbox`")]
+    MailboxFull {
+        /// The agent.
+        name: String,
+        /// Its mailbox capacity.
+        capacity: usize,
+    },
+    /// The payload is over the receiver's message-size limit.
+    #[error("a payload of {size} bytes is over the {limit}-byte message limit of `{name}`")]
+    TooLarge {
+        /// The agent.
+        name: String,
+        /// Payload size.
+        size: usize,
+        /// Its limit.
+        limit: usize,
+    },
+}
+
+/// Why a request got no reply.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    /// It was never delivered.
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// The agent failed (trap, limit, deadline) while the request was pending.
+    #[error("agent `{name}` failed before replying: {failure}")]
+    AgentFailed {
+        /// The agent.
+        name: String,
+        /// Why it failed.
+        failure: Failure,
+    },
+    /// The handler returned an error for this message.
+    #[error("agent `{name}` could not handle the request: {reason}")]
+    Handler {
+        /// The agent.
+        name: String,
+        /// Its reason.
+        reason: String,
+    },
+    /// The handler returned without replying or forwarding.
+    #[error("agent `{0}` handled the request without replying")]
+    NoReply(String),
+    /// The agent was stopped or killed with the request still queued.
+    #[error("agent `{0}` was stopped before it handled the request")]
+    Dropped(String),
+    /// No reply in time.
+    #[error("no reply from `{name}` within {timeout:?}")]
+    Timeout {
+        /// The agent.
+        name: String,
+        /// How long the caller waited.
+        timeout: Duration,
+    },
+}

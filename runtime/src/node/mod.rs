@@ -1,0 +1,21 @@
+//! The async shell around agents: the registry, mailboxes, routing, and the
+//! drain loop that feeds messages to instances on the tokio runtime.
+//!
+//! - [`Node`]: spawn, send, request, stop, kill; the entry point.
+//! - [`AgentHandle`]: one agent as seen by its owner.
+//! - `cell`: an agent's mailbox and run state (an idle agent holds no task);
+//!   `route`: how effects of a handler become deliveries.
+
+mod cell;
+mod error;
+mod handle;
+mod node;
+mod route;
+
+pub use cell::Status;
+pub use error::{RequestError, SendError, SpawnError};
+pub use handle::AgentHandle;
+pub use node::{Node, SpawnOptions};
+
+/// The tenant of agents spawned without one.
+pub const DEFAULT_TENANT: &str = "default";

@@ -1,0 +1,463 @@
+//! The node: one engine, one registry of agents, one tokio runtime.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+
+use super::cell::{AgentCell, Delivery, Enqueued, Inner, ReplyTo, Status};
+use super::error::{RequestError, SendError, SpawnError};
+use super::handle::AgentHandle;
+use super::DEFAULT_TENANT;
+use crate::core::envelope::{Envelope, Kind};
+use crate::core::failure::Failure;
+use crate::core::limits::AgentLimits;
+use crate::core::mailbox::Mailbox;
+use crate::core::name;
+use crate::host::{AgentInstance, CaxtonEngine, InstanceSpec, Plugin, PluginError};
+
+/// How to spawn one agent.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnOptions {
+    /// Its name (unique within the tenant); default `<plugin>-<n>`.
+    pub name: Option<String>,
+    /// Its tenant; default [`DEFAULT_TENANT`].
+    pub tenant: Option<String>,
+    /// Its limits.
+    pub limits: AgentLimits,
+    /// The string passed to its `init`.
+    pub config: String,
+}
+
+type Registry = HashMap<Arc<str>, HashMap<Arc<str>, Arc<AgentCell>>>;
+
+/// A Caxton node: spawns agents, routes their messages, answers requests.
+///
+/// Cheap to clone. Async methods run on the node's tokio runtime; the
+/// `*_blocking` ones are for threads outside it (a script), and run an idle
+/// agent's handler inline on the calling thread.
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeInner>,
+}
+
+pub(crate) struct NodeInner {
+    pub(crate) engine: CaxtonEngine,
+    pub(crate) rt: Handle,
+    registry: RwLock<Registry>,
+    plugins: Mutex<HashMap<String, Plugin>>,
+    next_id: AtomicU64,
+    pub(crate) undeliverable: AtomicU64,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("agents", &self.agent_count()).finish()
+    }
+}
+
+impl Node {
+    /// A node on `engine` whose agents run on the runtime behind `rt`.
+    pub fn new(engine: CaxtonEngine, rt: Handle) -> Node {
+        Node {
+            inner: Arc::new(NodeInner {
+                engine,
+                rt,
+                registry: RwLock::new(HashMap::new()),
+                plugins: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                undeliverable: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &CaxtonEngine {
+        &self.inner.engine
+    }
+
+    /// The runtime agents run on.
+    pub fn runtime(&self) -> &Handle {
+        &self.inner.rt
+    }
+
+    /// A built-in plugin by name or a component file by path; each is
+    /// loaded once per node and then shared.
+    pub fn plugin(&self, name_or_path: &str) -> Result<Plugin, PluginError> {
+        if let Some(plugin) = self.inner.plugins.lock().unwrap().get(name_or_path) {
+            return Ok(plugin.clone());
+        }
+        let plugin = Plugin::resolve(&self.inner.engine, name_or_path)?;
+        self.inner
+            .plugins
+            .lock()
+            .unwrap()
+            .insert(name_or_path.to_string(), plugin.clone());
+        Ok(plugin)
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Relaxed)
+    }
+
+    /// Spawns one agent: instantiates the plugin and runs its `init`.
+    pub async fn spawn(&self, plugin: &Plugin, options: SpawnOptions) -> Result<AgentHandle, SpawnError> {
+        options.limits.check(self.inner.engine.options.max_memory)?;
+        let tenant = options.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string());
+        name::check(&tenant)?;
+        let id = self.next_id();
+        let name = match options.name {
+            Some(name) => name,
+            None => format!("{}-{id}", short_name(plugin.name())),
+        };
+        name::check(&name)?;
+        let name: Arc<str> = name.into();
+        let tenant: Arc<str> = tenant.into();
+        let cell = Arc::new(AgentCell {
+            name: name.clone(),
+            tenant: tenant.clone(),
+            plugin: plugin.clone(),
+            limits: options.limits.clone(),
+            state: Default::default(),
+            kill: Arc::new(AtomicBool::new(false)),
+            // `running` until started: messages sent meanwhile wait.
+            inner: Mutex::new(Inner {
+                mailbox: Mailbox::new(options.limits.mailbox),
+                running: true,
+                status: Status::Running,
+                handled: 0,
+            }),
+            instance: Mutex::new(None),
+        });
+        self.register(&cell)?;
+        let spec = InstanceSpec {
+            name: name.clone(),
+            limits: options.limits,
+            config: options.config,
+            state: cell.state.clone(),
+            kill: cell.kill.clone(),
+        };
+        match AgentInstance::start(&self.inner.engine, plugin, spec).await {
+            Ok(instance) => {
+                *cell.instance.lock().unwrap() = Some(instance);
+                self.release(&cell);
+                Ok(AgentHandle::new(self.clone(), cell))
+            }
+            Err(failure) => {
+                self.unregister(&cell);
+                for delivery in cell.fail(failure.clone()) {
+                    self.reject(&cell, delivery);
+                }
+                Err(SpawnError::Start { name: name.to_string(), failure })
+            }
+        }
+    }
+
+    /// Spawns `n` agents, using every worker of the runtime.
+    pub async fn spawn_many(
+        &self,
+        plugin: &Plugin,
+        n: usize,
+        options: SpawnOptions,
+    ) -> Result<Vec<AgentHandle>, SpawnError> {
+        let workers = self.inner.rt.metrics().num_workers().max(1);
+        let mut tasks = Vec::with_capacity(workers);
+        for w in 0..workers {
+            let node = self.clone();
+            let plugin = plugin.clone();
+            let options = options.clone();
+            let indices: Vec<usize> = (w..n).step_by(workers).collect();
+            tasks.push(self.inner.rt.spawn(async move {
+                let mut out = Vec::with_capacity(indices.len());
+                for i in indices {
+                    let mut options = options.clone();
+                    options.name = options.name.map(|prefix| format!("{prefix}-{i}"));
+                    out.push((i, node.spawn(&plugin, options).await?));
+                }
+                Ok::<_, SpawnError>(out)
+            }));
+        }
+        let mut all = Vec::with_capacity(n);
+        let mut first_error = None;
+        for task in tasks {
+            match task.await {
+                Ok(Ok(agents)) => all.extend(agents),
+                Ok(Err(e)) => first_error = first_error.or(Some(e)),
+                Err(join) => std::panic::resume_unwind(join.into_panic()),
+            }
+        }
+        if let Some(e) = first_error {
+            for (_, agent) in all {
+                agent.kill();
+            }
+            return Err(e);
+        }
+        all.sort_by_key(|(i, _)| *i);
+        Ok(all.into_iter().map(|(_, a)| a).collect())
+    }
+
+    /// [`Node::spawn`] for a thread outside the runtime.
+    pub fn spawn_blocking(&self, plugin: &Plugin, options: SpawnOptions) -> Result<AgentHandle, SpawnError> {
+        self.inner.rt.block_on(self.spawn(plugin, options))
+    }
+
+    fn register(&self, cell: &Arc<AgentCell>) -> Result<(), SpawnError> {
+        let mut registry = self.inner.registry.write().unwrap();
+        let total: usize = registry.values().map(HashMap::len).sum();
+        let max = self.inner.engine.options.max_agents;
+        if total >= max as usize {
+            return Err(SpawnError::Capacity(max));
+        }
+        let agents = registry.entry(cell.tenant.clone()).or_default();
+        if agents.contains_key(&cell.name) {
+            return Err(SpawnError::NameTaken {
+                name: cell.name.to_string(),
+                tenant: cell.tenant.to_string(),
+            });
+        }
+        agents.insert(cell.name.clone(), cell.clone());
+        Ok(())
+    }
+
+    pub(crate) fn unregister(&self, cell: &Arc<AgentCell>) {
+        let mut registry = self.inner.registry.write().unwrap();
+        if let Some(agents) = registry.get_mut(&cell.tenant)
+            && agents.get(&cell.name).is_some_and(|c| Arc::ptr_eq(c, cell))
+        {
+            agents.remove(&cell.name);
+        }
+    }
+
+    /// The live agent `name` of `tenant`.
+    pub fn agent(&self, tenant: &str, name: &str) -> Option<AgentHandle> {
+        self.lookup(tenant, name).ok().map(|cell| AgentHandle::new(self.clone(), cell))
+    }
+
+    pub(crate) fn lookup(&self, tenant: &str, name: &str) -> Result<Arc<AgentCell>, SendError> {
+        self.inner
+            .registry
+            .read()
+            .unwrap()
+            .get(tenant)
+            .and_then(|agents| agents.get(name))
+            .cloned()
+            .ok_or_else(|| SendError::NoSuchAgent(name.to_string()))
+    }
+
+    /// Agents registered on this node.
+    pub fn agent_count(&self) -> usize {
+        self.inner.registry.read().unwrap().values().map(HashMap::len).sum()
+    }
+
+    /// Messages that agents sent to addresses that did not accept them.
+    pub fn undeliverable(&self) -> u64 {
+        self.inner.undeliverable.load(Relaxed)
+    }
+
+    /// After start or a handed-off drain: runs a drain if messages wait,
+    /// else marks the agent idle.
+    fn release(&self, cell: &Arc<AgentCell>) {
+        let mut inner = cell.inner.lock().unwrap();
+        if inner.mailbox.is_empty() {
+            inner.running = false;
+        } else {
+            drop(inner);
+            self.schedule(cell.clone());
+        }
+    }
+
+    /// Runs the agent's drain on the runtime.
+    pub(crate) fn schedule(&self, cell: Arc<AgentCell>) {
+        let node = self.clone();
+        self.inner.rt.spawn(async move { node.drain(cell, None).await });
+    }
+
+    /// Feeds queued messages to the instance until the mailbox is empty (or,
+    /// with a `budget`, until that many batches ran: an inline drain then
+    /// hands the rest to the runtime).
+    pub(crate) async fn drain(&self, cell: Arc<AgentCell>, budget: Option<usize>) {
+        let mut instance = cell.instance.lock().unwrap().take();
+        let mut batches = 0;
+        while let Some(batch) = cell.next_batch(&mut instance) {
+            self.run_batch(&cell, &mut instance, batch).await;
+            batches += 1;
+            match budget {
+                Some(max) if batches >= max => {
+                    *cell.instance.lock().unwrap() = instance.take();
+                    self.schedule(cell);
+                    return;
+                }
+                Some(_) => {}
+                // Let other agents on this worker run between batches.
+                None => tokio::task::yield_now().await,
+            }
+        }
+    }
+
+    async fn run_batch(&self, cell: &Arc<AgentCell>, instance: &mut Option<AgentInstance>, batch: Vec<Delivery>) {
+        let Some(live) = instance.as_mut() else {
+            for delivery in batch {
+                self.reject(cell, delivery);
+            }
+            return;
+        };
+        let n = batch.len() as u64;
+        let mut slots = Vec::with_capacity(batch.len());
+        let mut envelopes = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            slots.push((delivery.env.id, delivery.reply));
+            envelopes.push(delivery.env);
+        }
+        match live.handle(envelopes).await {
+            Ok(effects) => {
+                cell.inner.lock().unwrap().handled += n;
+                self.apply(cell, effects, slots);
+            }
+            Err(failure) => {
+                *instance = None;
+                tracing::warn!(agent = &*cell.name, tenant = &*cell.tenant, "agent failed: {failure}");
+                let queued = cell.fail(failure.clone());
+                for (_, slot) in slots {
+                    if let Some(to) = slot {
+                        let err = RequestError::AgentFailed {
+                            name: cell.name.to_string(),
+                            failure: failure.clone(),
+                        };
+                        self.answer(cell, to, Err(err));
+                    }
+                }
+                for delivery in queued {
+                    self.reject(cell, delivery);
+                }
+            }
+        }
+    }
+
+    /// Answers a delivery the agent will never handle, with its status.
+    pub(crate) fn reject(&self, cell: &AgentCell, delivery: Delivery) {
+        let Some(to) = delivery.reply else { return };
+        let err = match cell.status() {
+            Status::Failed(Failure::Killed) | Status::Stopped | Status::Stopping => {
+                RequestError::Dropped(cell.name.to_string())
+            }
+            Status::Failed(failure) => RequestError::AgentFailed {
+                name: cell.name.to_string(),
+                failure,
+            },
+            Status::Running => RequestError::Dropped(cell.name.to_string()),
+        };
+        self.answer(cell, to, Err(err));
+    }
+
+    /// Sends `payload` to `agent` as an `inform` (fire and forget).
+    pub fn send(&self, agent: &AgentHandle, payload: Vec<u8>) -> Result<(), SendError> {
+        let env = self.envelope(Kind::Inform, payload);
+        self.enqueue(&agent.cell, Delivery { env, reply: None }, false)
+    }
+
+    fn envelope(&self, kind: Kind, payload: Vec<u8>) -> Envelope {
+        Envelope {
+            id: self.next_id(),
+            sender: String::new(),
+            conversation: None,
+            kind,
+            payload,
+        }
+    }
+
+    /// Enqueues and, if this made the agent busy, starts its drain.
+    fn enqueue(&self, cell: &Arc<AgentCell>, delivery: Delivery, inline: bool) -> Result<(), SendError> {
+        match cell.enqueue(delivery) {
+            Ok(Enqueued::Queued) => Ok(()),
+            Ok(Enqueued::Schedule) if inline => {
+                self.inner.rt.block_on(self.drain(cell.clone(), Some(4)));
+                Ok(())
+            }
+            Ok(Enqueued::Schedule) => {
+                self.schedule(cell.clone());
+                Ok(())
+            }
+            Err((err, _)) => Err(err),
+        }
+    }
+
+    /// Sends a request and waits for the reply (from inside the runtime).
+    pub async fn request(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
+        let (tx, rx) = oneshot::channel();
+        let env = self.envelope(Kind::Request, payload);
+        self.enqueue(&agent.cell, Delivery { env, reply: Some(ReplyTo::Waiter(tx)) }, false)?;
+        wait(agent, rx, timeout).await
+    }
+
+    /// Sends a request and waits for the reply, from a thread outside the
+    /// runtime. If the agent is idle its handler runs right here, which
+    /// makes an in-process round trip cost one component call, not two
+    /// thread wake-ups.
+    pub fn request_blocking(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
+        let (tx, mut rx) = oneshot::channel();
+        let env = self.envelope(Kind::Request, payload);
+        self.enqueue(&agent.cell, Delivery { env, reply: Some(ReplyTo::Waiter(tx)) }, true)?;
+        match rx.try_recv() {
+            Ok(result) => result,
+            Err(oneshot::error::TryRecvError::Closed) => Err(RequestError::Dropped(agent.name().to_string())),
+            Err(oneshot::error::TryRecvError::Empty) => self.inner.rt.block_on(wait(agent, rx, timeout)),
+        }
+    }
+
+    /// Graceful stop: queued messages are still handled, new ones refused.
+    pub fn stop(&self, agent: &AgentHandle) {
+        agent.cell.stop();
+        self.unregister(&agent.cell);
+    }
+
+    /// Abrupt stop: a running handler is interrupted at the next epoch
+    /// tick; queued requests get [`RequestError::Dropped`].
+    pub fn kill(&self, agent: &AgentHandle) {
+        for delivery in agent.cell.kill() {
+            self.reject(&agent.cell, delivery);
+        }
+        self.unregister(&agent.cell);
+    }
+}
+
+async fn wait(
+    agent: &AgentHandle,
+    rx: oneshot::Receiver<Result<Vec<u8>, RequestError>>,
+    timeout: Duration,
+) -> Result<Vec<u8>, RequestError> {
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_closed)) => Err(RequestError::Dropped(agent.name().to_string())),
+        Err(_elapsed) => Err(RequestError::Timeout {
+            name: agent.name().to_string(),
+            timeout,
+        }),
+    }
+}
+
+/// `echo` for a built-in, the file stem for a path.
+fn short_name(plugin: &str) -> String {
+    let stem = std::path::Path::new(plugin)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("agent");
+    let cleaned: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(64)
+        .collect();
+    if cleaned.is_empty() { "agent".into() } else { cleaned }
+}

@@ -1,0 +1,136 @@
+//! Turning a handler's effects into deliveries and answers.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::cell::{AgentCell, Delivery, ReplyTo};
+use super::error::{RequestError, SendError};
+use super::node::Node;
+use crate::core::envelope::{Effects, Envelope, Kind, Outgoing};
+
+impl Node {
+    /// Applies what a handler did: answers, forwards, sends. Requests of
+    /// the batch that got no answer are told so (never left hanging).
+    pub(crate) fn apply(&self, cell: &Arc<AgentCell>, effects: Effects, mut slots: Vec<(u64, Option<ReplyTo>)>) {
+        if effects.is_empty() && slots.iter().all(|(_, s)| s.is_none()) {
+            return;
+        }
+        let mut take = |id: u64| slots.iter_mut().find(|(i, _)| *i == id).and_then(|(_, s)| s.take());
+        for (id, out) in effects.replies {
+            if let Some(to) = take(id) {
+                self.answer(cell, to, Ok(out));
+            }
+        }
+        for (id, reason) in effects.failures {
+            if let Some(to) = take(id) {
+                let err = RequestError::Handler {
+                    name: cell.name.to_string(),
+                    reason,
+                };
+                self.answer(cell, to, Err(err));
+            }
+        }
+        for (id, target, out) in effects.forwards {
+            let reply = take(id);
+            if self.deliver(cell, &target, out, reply).is_err() {
+                self.inner.undeliverable.fetch_add(1, Relaxed);
+            }
+        }
+        for (_, slot) in slots {
+            if let Some(to @ ReplyTo::Waiter(_)) = slot {
+                self.answer(cell, to, Err(RequestError::NoReply(cell.name.to_string())));
+            }
+        }
+        for (target, out) in effects.sends {
+            let reply = (out.kind == Kind::Request).then(|| ReplyTo::Agent {
+                tenant: cell.tenant.clone(),
+                name: cell.name.to_string(),
+            });
+            if let Err(e) = self.deliver(cell, &target, out, reply) {
+                self.inner.undeliverable.fetch_add(1, Relaxed);
+                tracing::debug!(agent = &*cell.name, "send to `{target}` failed: {e}");
+            }
+        }
+    }
+
+    /// Delivers a message from agent `from` to `target` of the same tenant.
+    /// If it cannot be delivered, its reply slot (if any) gets the error.
+    fn deliver(
+        &self,
+        from: &AgentCell,
+        target: &str,
+        out: Outgoing,
+        reply: Option<ReplyTo>,
+    ) -> Result<(), SendError> {
+        let env = Envelope {
+            id: self.next_id(),
+            sender: from.name.to_string(),
+            conversation: out.conversation,
+            kind: out.kind,
+            payload: out.payload,
+        };
+        let delivery = Delivery { env, reply };
+        let result = match self.lookup(&from.tenant, target) {
+            Ok(cell) => match cell.enqueue(delivery) {
+                Ok(super::cell::Enqueued::Schedule) => {
+                    self.schedule(cell);
+                    return Ok(());
+                }
+                Ok(super::cell::Enqueued::Queued) => return Ok(()),
+                Err(failed) => failed,
+            },
+            Err(e) => (e, delivery),
+        };
+        let (err, delivery) = result;
+        if let Some(to) = delivery.reply {
+            self.answer(from, to, Err(RequestError::Send(err.clone())));
+        }
+        Err(err)
+    }
+
+    /// Completes a reply slot: wakes a waiting caller, or delivers a `reply`
+    /// (or `failure`) message to the requesting agent.
+    pub(crate) fn answer(&self, from: &AgentCell, to: ReplyTo, result: Result<Outgoing, RequestError>) {
+        match to {
+            ReplyTo::Waiter(tx) => {
+                let result = result.and_then(|out| match out.kind {
+                    Kind::Failure => Err(RequestError::Handler {
+                        name: from.name.to_string(),
+                        reason: String::from_utf8_lossy(&out.payload).into_owned(),
+                    }),
+                    _ => Ok(out.payload),
+                });
+                let _ = tx.send(result);
+            }
+            ReplyTo::Agent { tenant, name } => {
+                let out = match result {
+                    Ok(out) => out,
+                    Err(e) => Outgoing {
+                        kind: Kind::Failure,
+                        conversation: None,
+                        payload: e.to_string().into_bytes(),
+                    },
+                };
+                let env = Envelope {
+                    id: self.next_id(),
+                    sender: from.name.to_string(),
+                    conversation: out.conversation,
+                    kind: out.kind,
+                    payload: out.payload,
+                };
+                let delivered = self.lookup(&tenant, &name).map(|cell| {
+                    match cell.enqueue(Delivery { env, reply: None }) {
+                        Ok(super::cell::Enqueued::Schedule) => self.schedule(cell),
+                        Ok(super::cell::Enqueued::Queued) => {}
+                        Err(_) => {
+                            self.inner.undeliverable.fetch_add(1, Relaxed);
+                        }
+                    }
+                });
+                if delivered.is_err() {
+                    self.inner.undeliverable.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The functions a script can call. Each returns a Rhai error (with the
+//! call's position) instead of panicking; each blocking call has a timeout.
+
+mod options;
+mod spawn_syntax;
+
+use std::time::Duration;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Position};
+
+use super::runner::ScriptContext;
+use crate::host::Plugin;
+use crate::measure::{Sampler, Stats};
+use crate::node::AgentHandle;
+
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+fn fail(message: impl std::fmt::Display) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(message.to_string().into(), Position::NONE))
+}
+
+/// Registers the whole API on `engine`.
+pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
+    register_types(engine);
+    register_agents(engine, ctx);
+    register_measure(engine, ctx);
+    engine.register_fn("payload", |n: i64| -> Fallible<rhai::Blob> {
+        let n = usize::try_from(n).map_err(|_| fail("payload(n): n must not be negative"))?;
+        Ok(vec![b'x'; n])
+    });
+    engine.register_fn("sleep", |d: Dynamic| -> Fallible<()> {
+        std::thread::sleep(options::duration(&d).map_err(fail)?);
+        Ok(())
+    });
+}
+
+fn register_types(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Plugin>("Plugin")
+        .register_get("name", |p: &mut Plugin| p.name().to_string())
+        .register_get("cached", |p: &mut Plugin| {
+            p.origin() == crate::host::cache::Origin::Cached
+        })
+        .register_get("load_ns", |p: &mut Plugin| p.load_time().as_nanos() as i64)
+        .register_fn("to_string", |p: &mut Plugin| format!("plugin({})", p.name()));
+    engine
+        .register_type_with_name::<AgentHandle>("Agent")
+        .register_get("name", |a: &mut AgentHandle| a.name().to_string())
+        .register_get("tenant", |a: &mut AgentHandle| a.tenant().to_string())
+        .register_get("plugin", |a: &mut AgentHandle| a.plugin().to_string())
+        .register_get("status", |a: &mut AgentHandle| a.status().to_string())
+        .register_get("handled", |a: &mut AgentHandle| a.handled() as i64)
+        .register_get("queued", |a: &mut AgentHandle| a.queued() as i64)
+        .register_fn("to_string", |a: &mut AgentHandle| format!("agent({})", a.name()));
+}
+
+fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
+    let c = ctx.clone();
+    engine.register_fn("plugin", move |name: &str| -> Fallible<Plugin> {
+        c.node.plugin(name).map_err(fail)
+    });
+
+    let c = ctx.clone();
+    let spawn = move |target: Dynamic, opts: Map| -> Fallible<AgentHandle> {
+        let plugin = spawn_syntax::plugin_arg(target, |name| c.node.plugin(name).map_err(fail))?;
+        let options = options::spawn_options(&opts).map_err(fail)?;
+        c.node.spawn_blocking(&plugin, options).map_err(fail)
+    };
+    spawn_syntax::register(engine, std::sync::Arc::new(spawn));
+
+    let c = ctx.clone();
+    let spawn_many = move |plugin: &Plugin, n: i64, opts: &Map| -> Fallible<Array> {
+        let n = usize::try_from(n).map_err(|_| fail("spawn_many: n must not be negative"))?;
+        let options = options::spawn_options(opts).map_err(fail)?;
+        let node = c.node.clone();
+        let agents = node
+            .runtime()
+            .block_on(node.spawn_many(plugin, n, options))
+            .map_err(fail)?;
+        Ok(agents.into_iter().map(Dynamic::from).collect())
+    };
+    let s = spawn_many.clone();
+    engine.register_fn("spawn_many", move |p: Plugin, n: i64| s(&p, n, &Map::new()));
+    engine.register_fn("spawn_many", move |p: Plugin, n: i64, opts: Map| spawn_many(&p, n, &opts));
+
+    engine.register_fn("send", |agent: &mut AgentHandle, payload: Dynamic| -> Fallible<()> {
+        agent.send(options::payload(payload).map_err(fail)?).map_err(fail)
+    });
+    let timeout = ctx.request_timeout;
+    engine.register_fn("request", move |agent: &mut AgentHandle, payload: Dynamic| -> Fallible<Dynamic> {
+        let bytes = options::payload(payload).map_err(fail)?;
+        agent.request_blocking(bytes, timeout).map(options::reply).map_err(fail)
+    });
+    engine.register_fn(
+        "request",
+        |agent: &mut AgentHandle, payload: Dynamic, timeout: Dynamic| -> Fallible<Dynamic> {
+            let bytes = options::payload(payload).map_err(fail)?;
+            let timeout: Duration = options::duration(&timeout).map_err(fail)?;
+            agent.request_blocking(bytes, timeout).map(options::reply).map_err(fail)
+        },
+    );
+    engine.register_fn("stop", |agent: &mut AgentHandle| agent.stop());
+    engine.register_fn("kill", |agent: &mut AgentHandle| agent.kill());
+    engine.register_fn("kill", |agents: Array| {
+        for agent in agents {
+            if let Some(agent) = agent.try_cast::<AgentHandle>() {
+                agent.kill();
+            }
+        }
+    });
+    let c = ctx.clone();
+    engine.register_fn("agent_count", move || c.node.agent_count() as i64);
+}
+
+fn register_measure(engine: &mut Engine, ctx: &ScriptContext) {
+    let c = ctx.clone();
+    engine.register_fn(
+        "measure",
+        move |call: NativeCallContext<'_>, name: &str, opts: Map, work: FnPtr| -> Fallible<Map> {
+            let options = options::sampler_options(&opts).map_err(fail)?;
+            let mut fatal: Option<Box<EvalAltResult>> = None;
+            let stats = Sampler::new(options).run(
+                name,
+                || match work.call_within_context::<Dynamic>(&call, ()) {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_fatal(&e) => {
+                        let text = e.to_string();
+                        fatal.get_or_insert(e);
+                        Err(text)
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
+                |_| {},
+            );
+            if let Some(e) = fatal {
+                return Err(e);
+            }
+            c.record(stats.clone());
+            Ok(stats_map(&stats))
+        },
+    );
+}
+
+/// Errors that must stop the script, not count as a failed sample.
+fn is_fatal(err: &EvalAltResult) -> bool {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => is_fatal(inner),
+        EvalAltResult::ErrorTerminated(..)
+        | EvalAltResult::ErrorTooManyOperations(_)
+        | EvalAltResult::ErrorStackOverflow(_)
+        | EvalAltResult::ErrorDataTooLarge(..) => true,
+        _ => false,
+    }
+}
+
+/// The stats as a script map (times in ns).
+pub(crate) fn stats_map(s: &Stats) -> Map {
+    let mut m = Map::new();
+    let mut int = |k: &str, v: u64| {
+        m.insert(k.into(), Dynamic::from(v as i64));
+    };
+    int("count", s.count);
+    int("errors", s.errors);
+    int("min", s.min);
+    int("p50", s.p50);
+    int("p90", s.p90);
+    int("p95", s.p95);
+    int("p99", s.p99);
+    int("p999", s.p999);
+    int("max", s.max);
+    int("elapsed_ns", s.elapsed_ns);
+    m.insert("mean".into(), Dynamic::from(s.mean));
+    m.insert("stdev".into(), Dynamic::from(s.stdev));
+    m.insert("throughput".into(), Dynamic::from(s.throughput));
+    m.insert("name".into(), s.name.clone().into());
+    if let Some(e) = &s.first_error {
+        m.insert("first_error".into(), e.clone().into());
+    }
+    m
+}
