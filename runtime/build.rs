@@ -19,7 +19,10 @@ fn main() {
     let root = manifest_dir.parent().unwrap();
     let plugins = root.join("plugins");
     // Watch the plugin sources, not `plugins/target` (that would rerun always).
-    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("Cargo.toml").display()
+    );
     for entry in std::fs::read_dir(&plugins).unwrap().flatten() {
         let path = entry.path();
         if path.is_dir() && path.file_name().is_some_and(|n| n != "target") {
@@ -60,12 +63,20 @@ fn main() {
     }
 
     let out = target_dir.join(TARGET).join("release");
-    let mut table = String::from("/// The plugins embedded at build time: (name, component bytes).\n");
+    let mut table =
+        String::from("/// The plugins embedded at build time: (name, component bytes).\n");
     table.push_str("pub(crate) const EMBEDDED: &[(&str, &[u8])] = &[\n");
     for name in PLUGINS {
         let wasm = out.join(format!("{name}.wasm"));
-        assert!(wasm.exists(), "plugin {name} was not built: {} is missing", wasm.display());
-        table.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", wasm.display().to_string()));
+        assert!(
+            wasm.exists(),
+            "plugin {name} was not built: {} is missing",
+            wasm.display()
+        );
+        table.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            wasm.display().to_string()
+        ));
     }
     table.push_str("];\n");
     let dest = PathBuf::from(env::var("OUT_DIR").unwrap()).join("embedded_plugins.rs");
@@ -94,7 +105,10 @@ fn ensure_target() {
             cmd.args(["--toolchain", &toolchain]);
         }
         let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
-        assert!(ok, "the {TARGET} target is missing; run `rustup target add {TARGET}`");
+        assert!(
+            ok,
+            "the {TARGET} target is missing; run `rustup target add {TARGET}`"
+        );
     }
 }
 

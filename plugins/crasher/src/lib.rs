@@ -1,13 +1,26 @@
 //! `crasher`: misbehaves on command, to show that one agent's failure stays
 //! its own. Payloads: `ok` (replies "ok"), `err` (a handled error), `trap`
 //! (wasm `unreachable`), `panic`, `loop` (spins forever: the deadline must
-//! cut it), `overflow` (unbounded recursion: stack overflow).
+//! cut it), `overflow` (unbounded recursion: wasmtime's native stack limit),
+//! `deep-frames` (recursion with big frames: exhausts the shadow stack Rust
+//! keeps in linear memory, which surfaces as an out-of-bounds access).
 
 use caxton_sdk::{Agent, Message};
 use std::hint::black_box;
 
 struct Crasher;
 
+/// Recursion the optimiser cannot turn into a loop (the result is combined
+/// after the call), with no address-taken locals: only the native stack grows.
+#[inline(never)]
+fn deep(n: u64, limit: u64) -> u64 {
+    if n >= limit {
+        return n;
+    }
+    deep(n + 1, limit).rotate_left(1) ^ n
+}
+
+/// Recursion with a 128-byte frame in linear memory per call.
 fn recurse(depth: u64) -> u64 {
     let frame = black_box([depth; 16]);
     // `black_box(true)` hides from rustc that this never stops recursing.
@@ -36,11 +49,15 @@ impl Agent for Crasher {
                 }
             }
             b"overflow" => {
+                let depth = deep(0, u64::MAX);
+                caxton_sdk::reply(&msg, depth.to_string().into_bytes())
+            }
+            b"deep-frames" => {
                 let depth = recurse(0);
                 caxton_sdk::reply(&msg, depth.to_string().into_bytes())
             }
             other => Err(format!(
-                "unknown command `{}` (ok, err, trap, panic, loop, overflow)",
+                "unknown command `{}` (ok, err, trap, panic, loop, overflow, deep-frames)",
                 String::from_utf8_lossy(other)
             )),
         }

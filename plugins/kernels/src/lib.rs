@@ -37,7 +37,8 @@ pub fn matmul(n: usize) -> u64 {
             }
         }
     }
-    c.iter().fold(0u64, |acc, v| acc.wrapping_mul(31).wrapping_add(*v as u64))
+    c.iter()
+        .fold(0u64, |acc, v| acc.wrapping_mul(31).wrapping_add(*v as u64))
 }
 
 /// Counts the primes below `n` with a sieve of Eratosthenes.

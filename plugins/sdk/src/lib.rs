@@ -105,7 +105,9 @@ macro_rules! export_agent {
                     const { ::core::cell::RefCell::new(::core::option::Option::None) };
             }
 
-            fn with_agent<R>(f: impl FnOnce(&mut $agent) -> R) -> ::core::result::Result<R, String> {
+            fn with_agent<R>(
+                f: impl FnOnce(&mut $agent) -> R,
+            ) -> ::core::result::Result<R, String> {
                 AGENT.with(|cell| match cell.borrow_mut().as_mut() {
                     ::core::option::Option::Some(agent) => ::core::result::Result::Ok(f(agent)),
                     ::core::option::Option::None => {
@@ -131,8 +133,11 @@ macro_rules! export_agent {
                         ::core::result::Result::Ok(failures) => failures,
                         ::core::result::Result::Err(reason) => ids
                             .into_iter()
-                            .map(|id| $crate::HandleFailure { id, reason: reason.clone() })
-                            .collect(),
+                            .map(|id| $crate::HandleFailure {
+                                id,
+                                reason: reason.clone(),
+                            })
+                    .collect(),
                     }
                 }
             }

@@ -120,7 +120,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         .thread_name("caxton-worker")
         .build()
         .context("starting the tokio runtime")?;
-    let cache_dir = if cli.no_cache { None } else { cli.cache_dir.or_else(default_cache_dir) };
+    let cache_dir = if cli.no_cache {
+        None
+    } else {
+        cli.cache_dir.or_else(default_cache_dir)
+    };
     let engine = CaxtonEngine::new(EngineOptions {
         max_agents: cli.max_agents,
         max_memory: cli.max_memory,

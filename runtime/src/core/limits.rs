@@ -116,23 +116,38 @@ impl AgentLimits {
     /// Checks the limits against what the node was configured to allow.
     pub fn check(&self, node_max_memory: u64) -> Result<(), LimitParseError> {
         let range = |what, value: String, allowed: String| {
-            Err(LimitParseError::OutOfRange { what, value, allowed })
+            Err(LimitParseError::OutOfRange {
+                what,
+                value,
+                allowed,
+            })
         };
         if self.memory < (128 << 10) || self.memory > node_max_memory {
             return range(
                 "memory",
                 format!("{} bytes", self.memory),
-                format!("128 KiB ..= {} MiB (the node's maximum)", node_max_memory >> 20),
+                format!(
+                    "128 KiB ..= {} MiB (the node's maximum)",
+                    node_max_memory >> 20
+                ),
             );
         }
         if self.deadline < Duration::from_micros(100) || self.deadline > Duration::from_secs(3600) {
-            return range("deadline", format!("{:?}", self.deadline), "100us ..= 1h".into());
+            return range(
+                "deadline",
+                format!("{:?}", self.deadline),
+                "100us ..= 1h".into(),
+            );
         }
         if self.mailbox == 0 || self.mailbox > 1 << 20 {
             return range("mailbox", self.mailbox.to_string(), "1 ..= 1048576".into());
         }
         if self.max_message == 0 || self.max_message > 64 << 20 {
-            return range("max_message", self.max_message.to_string(), "1 B ..= 64 MiB".into());
+            return range(
+                "max_message",
+                self.max_message.to_string(),
+                "1 B ..= 64 MiB".into(),
+            );
         }
         Ok(())
     }
@@ -155,7 +170,10 @@ mod tests {
     #[test]
     fn bad_sizes_say_what_was_wrong() {
         let err = parse_size("12 parsecs").unwrap_err();
-        assert!(err.to_string().contains("`12 parsecs` is not a size"), "{err}");
+        assert!(
+            err.to_string().contains("`12 parsecs` is not a size"),
+            "{err}"
+        );
         assert!(parse_size("").is_err());
         assert!(parse_size("MiB").is_err());
         assert!(parse_size("-5").is_err());
@@ -175,8 +193,14 @@ mod tests {
     fn limits_are_range_checked() {
         let ok = AgentLimits::default();
         assert!(ok.check(1 << 30).is_ok());
-        let too_big = AgentLimits { memory: 2 << 30, ..ok.clone() };
-        assert!(matches!(too_big.check(1 << 30), Err(LimitParseError::OutOfRange { what: "memory", .. })));
+        let too_big = AgentLimits {
+            memory: 2 << 30,
+            ..ok.clone()
+        };
+        assert!(matches!(
+            too_big.check(1 << 30),
+            Err(LimitParseError::OutOfRange { what: "memory", .. })
+        ));
         let no_mailbox = AgentLimits { mailbox: 0, ..ok };
         assert!(no_mailbox.check(1 << 30).is_err());
     }

@@ -20,7 +20,10 @@ impl<T> Mailbox<T> {
     /// An empty mailbox holding at most `capacity` messages. Storage grows
     /// on demand, so an idle agent costs no queue memory.
     pub fn new(capacity: usize) -> Self {
-        Mailbox { queue: VecDeque::new(), capacity }
+        Mailbox {
+            queue: VecDeque::new(),
+            capacity,
+        }
     }
 
     /// Appends `item`, or hands it back if the mailbox is full.

@@ -13,7 +13,12 @@ pub struct NameError {
 /// Checks an agent or tenant name: 1 to 128 characters of `[A-Za-z0-9_.-]`.
 /// `@` is reserved for `name@node` addresses, `/` for tenant scoping.
 pub fn check(name: &str) -> Result<(), NameError> {
-    let fail = |why| Err(NameError { name: name.to_string(), why });
+    let fail = |why| {
+        Err(NameError {
+            name: name.to_string(),
+            why,
+        })
+    };
     if name.is_empty() {
         return fail("it is empty");
     }

@@ -38,12 +38,14 @@ impl ComponentCache {
             return Ok((Component::new(engine, bytes)?, Origin::Compiled));
         };
         let path = dir.join(key(engine, bytes));
-        if path.exists() {
+        // Read into memory rather than mmap the file: a cache file truncated
+        // or rewritten by another process must not crash this one (SIGBUS).
+        if let Ok(artifact) = std::fs::read(&path) {
             // SAFETY: the file was written by `serialize` below, into a cache
             // dir owned by this user, under a name that pins the component's
             // content hash and the engine's compatibility hash. wasmtime
             // additionally checks the artifact's header and version.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            match unsafe { Component::deserialize(engine, &artifact) } {
                 Ok(component) => return Ok((component, Origin::Cached)),
                 Err(e) => {
                     tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {e:#}");
@@ -68,7 +70,9 @@ fn key(engine: &Engine, bytes: &[u8]) -> String {
 
 /// Writes atomically (temp file + rename) so a crash never leaves half a file.
 fn store(dir: &PathBuf, path: &PathBuf, component: &Component) -> std::io::Result<()> {
-    let bytes = component.serialize().map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    let bytes = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;

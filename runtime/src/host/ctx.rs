@@ -52,7 +52,9 @@ impl AgentCtx {
         let stderr_tail = StderrTail::default();
         let wasi = super::wasi::deny_by_default(name.clone(), stderr_tail.clone());
         AgentCtx {
-            limiter: MemoryLimiter { limit: limits.memory },
+            limiter: MemoryLimiter {
+                limit: limits.memory,
+            },
             name,
             limits,
             wasi,

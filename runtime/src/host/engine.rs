@@ -48,7 +48,9 @@ pub struct CaxtonEngine {
 
 impl std::fmt::Debug for CaxtonEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaxtonEngine").field("options", &self.options).finish()
+        f.debug_struct("CaxtonEngine")
+            .field("options", &self.options)
+            .finish()
     }
 }
 
@@ -94,12 +96,18 @@ impl CaxtonEngine {
         // and let wasmtime bounds-check above it.
         let reservation = options.max_memory.next_power_of_two().max(64 << 20);
         if u64::from(agents) * (4 << 30) > (32u64 << 40) {
-            config.memory_reservation(reservation).memory_guard_size(64 << 10);
+            config
+                .memory_reservation(reservation)
+                .memory_guard_size(64 << 10);
         }
         let engine = Engine::new(&config).map_err(|e| fail(format!("{e:#}")))?;
         spawn_ticker(&engine, options.tick);
         let cache = ComponentCache::new(options.cache_dir.clone());
-        Ok(CaxtonEngine { engine, cache, options })
+        Ok(CaxtonEngine {
+            engine,
+            cache,
+            options,
+        })
     }
 
     /// The wasmtime engine (for baselines that use it directly).

@@ -53,7 +53,9 @@ impl AgentCtx {
         }
         let effects = &self.effects;
         if effects.sends.len() + effects.replies.len() + effects.forwards.len() >= MAX_EFFECTS {
-            return Err(format!("more than {MAX_EFFECTS} messages sent while handling one call"));
+            return Err(format!(
+                "more than {MAX_EFFECTS} messages sent while handling one call"
+            ));
         }
         Ok(())
     }
@@ -62,7 +64,9 @@ impl AgentCtx {
     fn answer(&mut self, request: u64) -> Result<(), String> {
         match self.batch.iter_mut().find(|(id, _)| *id == request) {
             None => Err(format!("no message with id {request} is being handled")),
-            Some((_, true)) => Err(format!("message {request} was already answered or forwarded")),
+            Some((_, true)) => Err(format!(
+                "message {request} was already answered or forwarded"
+            )),
             Some((_, answered)) => {
                 *answered = true;
                 Ok(())
@@ -100,8 +104,14 @@ impl host::Host for AgentCtx {
         }))
     }
 
-    fn reply(&mut self, request: u64, msg: types::Outgoing) -> wasmtime::Result<Result<(), String>> {
-        let checked = self.check_outgoing(&msg).and_then(|()| self.answer(request));
+    fn reply(
+        &mut self,
+        request: u64,
+        msg: types::Outgoing,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let checked = self
+            .check_outgoing(&msg)
+            .and_then(|()| self.answer(request));
         Ok(checked.map(|()| {
             self.effects.replies.push((
                 request,
@@ -164,7 +174,10 @@ impl host::Host for AgentCtx {
 
     fn state_set(&mut self, key: String, value: Option<Vec<u8>>) -> wasmtime::Result<()> {
         if key.len() > MAX_KEY {
-            wasmtime::bail!("state key of {} bytes is over the limit of {MAX_KEY} bytes", key.len());
+            wasmtime::bail!(
+                "state key of {} bytes is over the limit of {MAX_KEY} bytes",
+                key.len()
+            );
         }
         if let Some(v) = &value {
             let pending: usize = self.overlay.values().flatten().map(Vec::len).sum();

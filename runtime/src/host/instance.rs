@@ -40,7 +40,11 @@ pub struct AgentInstance {
 
 impl AgentInstance {
     /// Instantiates `plugin` and calls its `init`.
-    pub async fn start(engine: &CaxtonEngine, plugin: &Plugin, spec: InstanceSpec) -> Result<Self, Failure> {
+    pub async fn start(
+        engine: &CaxtonEngine,
+        plugin: &Plugin,
+        spec: InstanceSpec,
+    ) -> Result<Self, Failure> {
         let tick = engine.options.tick.as_nanos().max(1);
         let ticks_per_message = (spec.limits.deadline.as_nanos().div_ceil(tick) as u64).max(1);
         let fuel = spec.limits.fuel;
@@ -62,7 +66,9 @@ impl AgentInstance {
             Ok(UpdateDeadline::Yield(1))
         });
         if engine.options.fuel {
-            store.set_fuel(fuel.unwrap_or(u64::MAX)).map_err(|e| Failure::Host(format!("{e:#}")))?;
+            store
+                .set_fuel(fuel.unwrap_or(u64::MAX))
+                .map_err(|e| Failure::Host(format!("{e:#}")))?;
         } else if fuel.is_some() {
             return Err(Failure::Host(
                 "a fuel limit needs a node started with fuel metering enabled".into(),
@@ -81,8 +87,16 @@ impl AgentInstance {
         let config = spec.config;
         store.data_mut().ticks_left = ticks_per_message;
         store.set_epoch_deadline(1);
-        let mut instance = AgentInstance { store, bindings, ticks_per_message };
-        match instance.bindings.call_init(&mut instance.store, &config).await {
+        let mut instance = AgentInstance {
+            store,
+            bindings,
+            ticks_per_message,
+        };
+        match instance
+            .bindings
+            .call_init(&mut instance.store, &config)
+            .await
+        {
             Ok(Ok(())) => {
                 instance.store.data_mut().commit_state();
                 Ok(instance)
@@ -103,7 +117,9 @@ impl AgentInstance {
         ctx.stderr_tail.lock().unwrap().clear();
         if let Some(fuel) = ctx.limits.fuel {
             let total = fuel.saturating_mul(batch.len() as u64);
-            self.store.set_fuel(total).map_err(|e| Failure::Host(format!("{e:#}")))?;
+            self.store
+                .set_fuel(total)
+                .map_err(|e| Failure::Host(format!("{e:#}")))?;
         }
         self.store.set_epoch_deadline(1);
         let result = if batch.len() == 1 {
@@ -145,8 +161,18 @@ impl AgentInstance {
         let ctx = self.store.data();
         match err.downcast_ref::<Trap>() {
             Some(Trap::StackOverflow) => Failure::StackOverflow,
-            Some(Trap::OutOfFuel) => Failure::Fuel { limit: ctx.limits.fuel.unwrap_or(0) },
-            Some(Trap::Interrupt) => Failure::Deadline { limit: ctx.limits.deadline },
+            Some(Trap::OutOfFuel) => Failure::Fuel {
+                limit: ctx.limits.fuel.unwrap_or(0),
+            },
+            Some(Trap::Interrupt) => Failure::Deadline {
+                limit: ctx.limits.deadline,
+            },
+            Some(Trap::MemoryOutOfBounds) => Failure::Trap {
+                trap: "out of bounds memory access (a wild pointer, or a guest's shadow stack \
+                       exhausted by deep recursion)"
+                    .into(),
+                detail: panic_message(&ctx.stderr_tail.lock().unwrap()),
+            },
             Some(trap) => Failure::Trap {
                 trap: trap.to_string(),
                 detail: panic_message(&ctx.stderr_tail.lock().unwrap()),
@@ -171,7 +197,11 @@ fn panic_message(tail: &str) -> Option<String> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("note: run with"))
         .collect();
-    if text.is_empty() { None } else { Some(text.join(" ")) }
+    if text.is_empty() {
+        None
+    } else {
+        Some(text.join(" "))
+    }
 }
 
 fn to_wit(env: Envelope) -> types::Message {

@@ -27,7 +27,9 @@ pub enum PluginError {
         builtins: String,
     },
     /// The file could not be read.
-    #[error("cannot read the component file `{path}`: {source}. Check the path (it is relative to the current directory)")]
+    #[error(
+        "cannot read the component file `{path}`: {source}. Check the path (it is relative to the current directory)"
+    )]
     Read {
         /// The path as given.
         path: String,
@@ -71,7 +73,9 @@ struct PluginInner {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("name", &self.inner.name).finish()
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.name)
+            .finish()
     }
 }
 
@@ -98,15 +102,21 @@ impl Plugin {
     }
 
     /// Compiles (or loads from cache) and checks a component.
-    pub fn from_bytes(engine: &CaxtonEngine, name: &str, bytes: &[u8]) -> Result<Plugin, PluginError> {
+    pub fn from_bytes(
+        engine: &CaxtonEngine,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Plugin, PluginError> {
         let start = Instant::now();
         check_header(name, bytes)?;
-        let (component, origin) = engine.cache.load(&engine.engine, bytes).map_err(|e| {
-            PluginError::NotAComponent {
-                what: name.to_string(),
-                why: format!("it does not validate: {e:#}"),
-            }
-        })?;
+        let (component, origin) =
+            engine
+                .cache
+                .load(&engine.engine, bytes)
+                .map_err(|e| PluginError::NotAComponent {
+                    what: name.to_string(),
+                    why: format!("it does not validate: {e:#}"),
+                })?;
         check_world(engine, name, &component)?;
         let mut linker = Linker::<AgentCtx>::new(&engine.engine);
         super::ctx::add_to_linker(&mut linker).map_err(|e| PluginError::WorldMismatch {
@@ -175,7 +185,11 @@ fn check_header(name: &str, bytes: &[u8]) -> Result<(), PluginError> {
 }
 
 /// Names the first import the node does not provide or the first export missing.
-fn check_world(engine: &CaxtonEngine, name: &str, component: &Component) -> Result<(), PluginError> {
+fn check_world(
+    engine: &CaxtonEngine,
+    name: &str,
+    component: &Component,
+) -> Result<(), PluginError> {
     let ty = component.component_type();
     let mismatch = |why: String| PluginError::WorldMismatch {
         what: name.to_string(),
@@ -193,7 +207,11 @@ fn check_world(engine: &CaxtonEngine, name: &str, component: &Component) -> Resu
         match ty.get_export(&engine.engine, export).map(|e| e.ty) {
             Some(ComponentItem::ComponentFunc(_)) => {}
             Some(_) => return Err(mismatch(format!("its export `{export}` is not a function"))),
-            None => return Err(mismatch(format!("it does not export the function `{export}`"))),
+            None => {
+                return Err(mismatch(format!(
+                    "it does not export the function `{export}`"
+                )));
+            }
         }
     }
     Ok(())

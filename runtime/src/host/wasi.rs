@@ -25,8 +25,14 @@ const TAIL: usize = 1024;
 pub(crate) fn deny_by_default(agent: Arc<str>, tail: StderrTail) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder
-        .stdout(LogStream { agent: agent.clone(), tail: None })
-        .stderr(LogStream { agent, tail: Some(tail) })
+        .stdout(LogStream {
+            agent: agent.clone(),
+            tail: None,
+        })
+        .stderr(LogStream {
+            agent,
+            tail: Some(tail),
+        })
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
@@ -43,7 +49,11 @@ struct LogStream {
 impl LogStream {
     fn write_bytes(&self, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
-        let stream = if self.tail.is_some() { "stderr" } else { "stdout" };
+        let stream = if self.tail.is_some() {
+            "stderr"
+        } else {
+            "stdout"
+        };
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             tracing::info!(target: "caxton::agent", agent = &*self.agent, stream, "{line}");
         }
@@ -98,7 +108,11 @@ impl OutputStream for LogStream {
 }
 
 impl AsyncWrite for LogStream {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.write_bytes(buf);
         Poll::Ready(Ok(buf.len()))
     }

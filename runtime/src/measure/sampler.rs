@@ -17,7 +17,11 @@ pub struct SamplerOptions {
 
 impl Default for SamplerOptions {
     fn default() -> Self {
-        SamplerOptions { warmup: 100, iterations: 1000, duration: None }
+        SamplerOptions {
+            warmup: 100,
+            iterations: 1000,
+            duration: None,
+        }
     }
 }
 
@@ -99,11 +103,20 @@ mod tests {
     #[test]
     fn counts_iterations_and_errors() {
         let mut n = 0;
-        let stats = Sampler::new(SamplerOptions { warmup: 5, iterations: 100, duration: None }).run(
+        let stats = Sampler::new(SamplerOptions {
+            warmup: 5,
+            iterations: 100,
+            duration: None,
+        })
+        .run(
             "t",
             || {
                 n += 1;
-                if n % 10 == 0 { Err("every tenth fails") } else { Ok(()) }
+                if n % 10 == 0 {
+                    Err("every tenth fails")
+                } else {
+                    Ok(())
+                }
             },
             |_| {},
         );

@@ -59,7 +59,13 @@ impl Stats {
         first_error: Option<String>,
     ) -> Stats {
         let count = hist.len();
-        let pct = |q: f64| if count == 0 { 0 } else { hist.value_at_quantile(q) };
+        let pct = |q: f64| {
+            if count == 0 {
+                0
+            } else {
+                hist.value_at_quantile(q)
+            }
+        };
         let secs = elapsed.as_secs_f64();
         Stats {
             name: name.to_string(),
@@ -127,7 +133,13 @@ mod tests {
 
     #[test]
     fn empty_histogram_is_all_zero() {
-        let s = Stats::from_histogram("e", &new_histogram(), 5, Duration::ZERO, Some("boom".into()));
+        let s = Stats::from_histogram(
+            "e",
+            &new_histogram(),
+            5,
+            Duration::ZERO,
+            Some("boom".into()),
+        );
         assert_eq!((s.count, s.p99, s.max), (0, 0, 0));
         assert_eq!(s.throughput, 0.0);
     }

@@ -17,7 +17,9 @@ pub enum SpawnError {
     #[error(transparent)]
     Name(#[from] NameError),
     /// Another live agent of the tenant has the name.
-    #[error("an agent named `{name}` already exists in tenant `{tenant}`: pick another name, or stop that agent first")]
+    #[error(
+        "an agent named `{name}` already exists in tenant `{tenant}`: pick another name, or stop that agent first"
+    )]
     NameTaken {
         /// The name.
         name: String,
@@ -55,7 +57,9 @@ pub enum SendError {
         status: String,
     },
     /// Backpressure: the mailbox is at capacity.
-    #[error("the mailbox of `{name}` is full ({capacity} messages): the agent is not keeping up; retry later or spawn it with a larger `mailbox`")]
+    #[error(
+        "the mailbox of `{name}` is full ({capacity} messages): the agent is not keeping up; retry later or spawn it with a larger `mailbox`"
+    )]
     MailboxFull {
         /// The agent.
         name: String,

@@ -64,12 +64,20 @@ impl AgentHandle {
     }
 
     /// Request and wait, from outside the runtime (see [`Node::request_blocking`]).
-    pub fn request_blocking(&self, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, RequestError> {
+    pub fn request_blocking(
+        &self,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
         self.node.request_blocking(self, payload, timeout)
     }
 
     /// Request and wait (see [`Node::request`]).
-    pub async fn request(&self, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, RequestError> {
+    pub async fn request(
+        &self,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
         self.node.request(self, payload, timeout).await
     }
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
+use super::DEFAULT_TENANT;
 use super::cell::{AgentCell, Delivery, Enqueued, Inner, ReplyTo, Status};
 use super::error::{RequestError, SendError, SpawnError};
 use super::handle::AgentHandle;
-use super::DEFAULT_TENANT;
 use crate::core::envelope::{Envelope, Kind};
 use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
@@ -55,7 +55,9 @@ pub(crate) struct NodeInner {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("agents", &self.agent_count()).finish()
+        f.debug_struct("Node")
+            .field("agents", &self.agent_count())
+            .finish()
     }
 }
 
@@ -104,7 +106,11 @@ impl Node {
     }
 
     /// Spawns one agent: instantiates the plugin and runs its `init`.
-    pub async fn spawn(&self, plugin: &Plugin, options: SpawnOptions) -> Result<AgentHandle, SpawnError> {
+    pub async fn spawn(
+        &self,
+        plugin: &Plugin,
+        options: SpawnOptions,
+    ) -> Result<AgentHandle, SpawnError> {
         options.limits.check(self.inner.engine.options.max_memory)?;
         let tenant = options.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string());
         name::check(&tenant)?;
@@ -151,7 +157,10 @@ impl Node {
                 for delivery in cell.fail(failure.clone()) {
                     self.reject(&cell, delivery);
                 }
-                Err(SpawnError::Start { name: name.to_string(), failure })
+                Err(SpawnError::Start {
+                    name: name.to_string(),
+                    failure,
+                })
             }
         }
     }
@@ -200,7 +209,11 @@ impl Node {
     }
 
     /// [`Node::spawn`] for a thread outside the runtime.
-    pub fn spawn_blocking(&self, plugin: &Plugin, options: SpawnOptions) -> Result<AgentHandle, SpawnError> {
+    pub fn spawn_blocking(
+        &self,
+        plugin: &Plugin,
+        options: SpawnOptions,
+    ) -> Result<AgentHandle, SpawnError> {
         self.inner.rt.block_on(self.spawn(plugin, options))
     }
 
@@ -233,7 +246,9 @@ impl Node {
 
     /// The live agent `name` of `tenant`.
     pub fn agent(&self, tenant: &str, name: &str) -> Option<AgentHandle> {
-        self.lookup(tenant, name).ok().map(|cell| AgentHandle::new(self.clone(), cell))
+        self.lookup(tenant, name)
+            .ok()
+            .map(|cell| AgentHandle::new(self.clone(), cell))
     }
 
     pub(crate) fn lookup(&self, tenant: &str, name: &str) -> Result<Arc<AgentCell>, SendError> {
@@ -249,7 +264,13 @@ impl Node {
 
     /// Agents registered on this node.
     pub fn agent_count(&self) -> usize {
-        self.inner.registry.read().unwrap().values().map(HashMap::len).sum()
+        self.inner
+            .registry
+            .read()
+            .unwrap()
+            .values()
+            .map(HashMap::len)
+            .sum()
     }
 
     /// Messages that agents sent to addresses that did not accept them.
@@ -272,7 +293,9 @@ impl Node {
     /// Runs the agent's drain on the runtime.
     pub(crate) fn schedule(&self, cell: Arc<AgentCell>) {
         let node = self.clone();
-        self.inner.rt.spawn(async move { node.drain(cell, None).await });
+        self.inner
+            .rt
+            .spawn(async move { node.drain(cell, None).await });
     }
 
     /// Feeds queued messages to the instance until the mailbox is empty (or,
@@ -297,7 +320,12 @@ impl Node {
         }
     }
 
-    async fn run_batch(&self, cell: &Arc<AgentCell>, instance: &mut Option<AgentInstance>, batch: Vec<Delivery>) {
+    async fn run_batch(
+        &self,
+        cell: &Arc<AgentCell>,
+        instance: &mut Option<AgentInstance>,
+        batch: Vec<Delivery>,
+    ) {
         let Some(live) = instance.as_mut() else {
             for delivery in batch {
                 self.reject(cell, delivery);
@@ -318,7 +346,11 @@ impl Node {
             }
             Err(failure) => {
                 *instance = None;
-                tracing::warn!(agent = &*cell.name, tenant = &*cell.tenant, "agent failed: {failure}");
+                tracing::warn!(
+                    agent = &*cell.name,
+                    tenant = &*cell.tenant,
+                    "agent failed: {failure}"
+                );
                 let queued = cell.fail(failure.clone());
                 for (_, slot) in slots {
                     if let Some(to) = slot {
@@ -369,7 +401,12 @@ impl Node {
     }
 
     /// Enqueues and, if this made the agent busy, starts its drain.
-    fn enqueue(&self, cell: &Arc<AgentCell>, delivery: Delivery, inline: bool) -> Result<(), SendError> {
+    fn enqueue(
+        &self,
+        cell: &Arc<AgentCell>,
+        delivery: Delivery,
+        inline: bool,
+    ) -> Result<(), SendError> {
         match cell.enqueue(delivery) {
             Ok(Enqueued::Queued) => Ok(()),
             Ok(Enqueued::Schedule) if inline => {
@@ -393,7 +430,14 @@ impl Node {
     ) -> Result<Vec<u8>, RequestError> {
         let (tx, rx) = oneshot::channel();
         let env = self.envelope(Kind::Request, payload);
-        self.enqueue(&agent.cell, Delivery { env, reply: Some(ReplyTo::Waiter(tx)) }, false)?;
+        self.enqueue(
+            &agent.cell,
+            Delivery {
+                env,
+                reply: Some(ReplyTo::Waiter(tx)),
+            },
+            false,
+        )?;
         wait(agent, rx, timeout).await
     }
 
@@ -409,11 +453,22 @@ impl Node {
     ) -> Result<Vec<u8>, RequestError> {
         let (tx, mut rx) = oneshot::channel();
         let env = self.envelope(Kind::Request, payload);
-        self.enqueue(&agent.cell, Delivery { env, reply: Some(ReplyTo::Waiter(tx)) }, true)?;
+        self.enqueue(
+            &agent.cell,
+            Delivery {
+                env,
+                reply: Some(ReplyTo::Waiter(tx)),
+            },
+            true,
+        )?;
         match rx.try_recv() {
             Ok(result) => result,
-            Err(oneshot::error::TryRecvError::Closed) => Err(RequestError::Dropped(agent.name().to_string())),
-            Err(oneshot::error::TryRecvError::Empty) => self.inner.rt.block_on(wait(agent, rx, timeout)),
+            Err(oneshot::error::TryRecvError::Closed) => {
+                Err(RequestError::Dropped(agent.name().to_string()))
+            }
+            Err(oneshot::error::TryRecvError::Empty) => {
+                self.inner.rt.block_on(wait(agent, rx, timeout))
+            }
         }
     }
 
@@ -456,8 +511,18 @@ fn short_name(plugin: &str) -> String {
         .unwrap_or("agent");
     let cleaned: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
-    if cleaned.is_empty() { "agent".into() } else { cleaned }
+    if cleaned.is_empty() {
+        "agent".into()
+    } else {
+        cleaned
+    }
 }

@@ -11,11 +11,21 @@ use crate::core::envelope::{Effects, Envelope, Kind, Outgoing};
 impl Node {
     /// Applies what a handler did: answers, forwards, sends. Requests of
     /// the batch that got no answer are told so (never left hanging).
-    pub(crate) fn apply(&self, cell: &Arc<AgentCell>, effects: Effects, mut slots: Vec<(u64, Option<ReplyTo>)>) {
+    pub(crate) fn apply(
+        &self,
+        cell: &Arc<AgentCell>,
+        effects: Effects,
+        mut slots: Vec<(u64, Option<ReplyTo>)>,
+    ) {
         if effects.is_empty() && slots.iter().all(|(_, s)| s.is_none()) {
             return;
         }
-        let mut take = |id: u64| slots.iter_mut().find(|(i, _)| *i == id).and_then(|(_, s)| s.take());
+        let mut take = |id: u64| {
+            slots
+                .iter_mut()
+                .find(|(i, _)| *i == id)
+                .and_then(|(_, s)| s.take())
+        };
         for (id, out) in effects.replies {
             if let Some(to) = take(id) {
                 self.answer(cell, to, Ok(out));
@@ -90,7 +100,12 @@ impl Node {
 
     /// Completes a reply slot: wakes a waiting caller, or delivers a `reply`
     /// (or `failure`) message to the requesting agent.
-    pub(crate) fn answer(&self, from: &AgentCell, to: ReplyTo, result: Result<Outgoing, RequestError>) {
+    pub(crate) fn answer(
+        &self,
+        from: &AgentCell,
+        to: ReplyTo,
+        result: Result<Outgoing, RequestError>,
+    ) {
         match to {
             ReplyTo::Waiter(tx) => {
                 let result = result.and_then(|out| match out.kind {

@@ -65,9 +65,13 @@ mod tests {
         let mut h = new_histogram();
         h.record(1234).unwrap();
         let mut report = Report::new("x.rhai");
-        report
-            .measurements
-            .push(Stats::from_histogram("m", &h, 0, Duration::from_millis(1), None));
+        report.measurements.push(Stats::from_histogram(
+            "m",
+            &h,
+            0,
+            Duration::from_millis(1),
+            None,
+        ));
         let back: Report = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(back, report);
         assert_eq!(back.schema, SCHEMA);

@@ -6,7 +6,18 @@ use super::Report;
 
 /// Renders all measurements as an aligned table.
 pub fn render_table(report: &Report) -> String {
-    let header = ["measurement", "count", "errors", "mean", "p50", "p90", "p99", "p99.9", "max", "throughput"];
+    let header = [
+        "measurement",
+        "count",
+        "errors",
+        "mean",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "throughput",
+    ];
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for s in &report.measurements {
         rows.push(vec![
@@ -32,7 +43,11 @@ pub fn render_table(report: &Report) -> String {
             .enumerate()
             .map(|(c, cell)| {
                 let pad = widths[c] - cell.chars().count();
-                if c == 0 { format!("{cell}{}", " ".repeat(pad)) } else { format!("{}{cell}", " ".repeat(pad)) }
+                if c == 0 {
+                    format!("{cell}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{cell}", " ".repeat(pad))
+                }
             })
             .collect();
         out.push_str(cells.join("  ").trim_end());

@@ -42,7 +42,9 @@ impl ScriptError {
             path: path.to_string(),
             line,
             column: pos.position(),
-            source_line: line.and_then(|l| source.lines().nth(l - 1)).map(str::to_string),
+            source_line: line
+                .and_then(|l| source.lines().nth(l - 1))
+                .map(str::to_string),
             message,
             phase,
         }
@@ -50,17 +52,25 @@ impl ScriptError {
 
     /// A compile error.
     pub fn parse(path: &str, source: &str, err: &ParseError) -> Self {
-        Self::at(path, source, err.position(), err.err_type().to_string(), Phase::Compile)
+        Self::at(
+            path,
+            source,
+            err.position(),
+            err.err_type().to_string(),
+            Phase::Compile,
+        )
     }
 
     /// A run-time error, with the limit named when a sandbox limit hit.
     pub fn eval(path: &str, source: &str, err: &EvalAltResult, limits: &ScriptLimits) -> Self {
         let inner = innermost(err);
         let message = match inner {
-            EvalAltResult::ErrorTerminated(token, _) if token.to_string() == WALL_CLOCK_TOKEN => format!(
-                "the script ran longer than its wall-clock limit of {:?} (raise it with --timeout)",
-                limits.wall_clock
-            ),
+            EvalAltResult::ErrorTerminated(token, _) if token.to_string() == WALL_CLOCK_TOKEN => {
+                format!(
+                    "the script ran longer than its wall-clock limit of {:?} (raise it with --timeout)",
+                    limits.wall_clock
+                )
+            }
             EvalAltResult::ErrorTooManyOperations(_) => format!(
                 "the script exceeded its limit of {} operations (an endless loop?); \
                  hot loops belong in `measure`/native functions",
@@ -78,7 +88,11 @@ impl ScriptError {
             other => other.to_string(),
         };
         let context = call_chain(err);
-        let message = if context.is_empty() { message } else { format!("{message}{context}") };
+        let message = if context.is_empty() {
+            message
+        } else {
+            format!("{message}{context}")
+        };
         Self::at(path, source, position(err), message, Phase::Run)
     }
 
@@ -109,7 +123,10 @@ fn call_chain(err: &EvalAltResult) -> String {
     let mut cur = err;
     while let EvalAltResult::ErrorInFunctionCall(name, _, inner, pos) = cur {
         if !name.is_empty() && !name.starts_with("anon$") {
-            out.push_str(&format!("\n  in function `{name}` called at line {}", pos.line().unwrap_or(0)));
+            out.push_str(&format!(
+                "\n  in function `{name}` called at line {}",
+                pos.line().unwrap_or(0)
+            ));
         }
         cur = inner;
     }
@@ -119,7 +136,11 @@ fn call_chain(err: &EvalAltResult) -> String {
 /// The most specific position: inside the innermost function, if known.
 fn position(err: &EvalAltResult) -> Position {
     let inner = innermost(err).position();
-    if inner.is_none() { err.position() } else { inner }
+    if inner.is_none() {
+        err.position()
+    } else {
+        inner
+    }
 }
 
 impl fmt::Display for ScriptError {

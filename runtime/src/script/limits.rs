@@ -54,7 +54,7 @@ impl ScriptLimits {
         let start = Instant::now();
         let wall = self.wall_clock;
         engine.on_progress(move |ops| {
-            if ops % 1024 == 0 && start.elapsed() > wall {
+            if ops % 16 == 0 && start.elapsed() > wall {
                 Some(Dynamic::from(WALL_CLOCK_TOKEN))
             } else {
                 None

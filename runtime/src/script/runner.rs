@@ -22,6 +22,14 @@ pub struct ScriptContext {
     pub request_timeout: Duration,
 }
 
+impl std::fmt::Debug for ScriptContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptContext")
+            .field("node", &self.node)
+            .finish()
+    }
+}
+
 impl ScriptContext {
     /// A context on `node` with an empty report for `script`.
     pub fn new(node: Node, script: &str) -> Self {
@@ -45,7 +53,9 @@ pub struct Runner {
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner").field("limits", &self.limits).finish()
+        f.debug_struct("Runner")
+            .field("limits", &self.limits)
+            .finish()
     }
 }
 

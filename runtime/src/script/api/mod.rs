@@ -16,7 +16,10 @@ use crate::node::AgentHandle;
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
 fn fail(message: impl std::fmt::Display) -> Box<EvalAltResult> {
-    Box::new(EvalAltResult::ErrorRuntime(message.to_string().into(), Position::NONE))
+    Box::new(EvalAltResult::ErrorRuntime(
+        message.to_string().into(),
+        Position::NONE,
+    ))
 }
 
 /// Registers the whole API on `engine`.
@@ -28,8 +31,9 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         let n = usize::try_from(n).map_err(|_| fail("payload(n): n must not be negative"))?;
         Ok(vec![b'x'; n])
     });
-    engine.register_fn("sleep", |d: Dynamic| -> Fallible<()> {
-        std::thread::sleep(options::duration(&d).map_err(fail)?);
+    // Rhai's own `sleep(seconds)` stays for numbers; this one takes units.
+    engine.register_fn("sleep", |d: &str| -> Fallible<()> {
+        std::thread::sleep(options::duration(&Dynamic::from(d.to_string())).map_err(fail)?);
         Ok(())
     });
 }
@@ -42,7 +46,9 @@ fn register_types(engine: &mut Engine) {
             p.origin() == crate::host::cache::Origin::Cached
         })
         .register_get("load_ns", |p: &mut Plugin| p.load_time().as_nanos() as i64)
-        .register_fn("to_string", |p: &mut Plugin| format!("plugin({})", p.name()));
+        .register_fn("to_string", |p: &mut Plugin| {
+            format!("plugin({})", p.name())
+        });
     engine
         .register_type_with_name::<AgentHandle>("Agent")
         .register_get("name", |a: &mut AgentHandle| a.name().to_string())
@@ -51,7 +57,9 @@ fn register_types(engine: &mut Engine) {
         .register_get("status", |a: &mut AgentHandle| a.status().to_string())
         .register_get("handled", |a: &mut AgentHandle| a.handled() as i64)
         .register_get("queued", |a: &mut AgentHandle| a.queued() as i64)
-        .register_fn("to_string", |a: &mut AgentHandle| format!("agent({})", a.name()));
+        .register_fn("to_string", |a: &mut AgentHandle| {
+            format!("agent({})", a.name())
+        });
 }
 
 fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
@@ -81,22 +89,38 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
     };
     let s = spawn_many.clone();
     engine.register_fn("spawn_many", move |p: Plugin, n: i64| s(&p, n, &Map::new()));
-    engine.register_fn("spawn_many", move |p: Plugin, n: i64, opts: Map| spawn_many(&p, n, &opts));
+    engine.register_fn("spawn_many", move |p: Plugin, n: i64, opts: Map| {
+        spawn_many(&p, n, &opts)
+    });
 
-    engine.register_fn("send", |agent: &mut AgentHandle, payload: Dynamic| -> Fallible<()> {
-        agent.send(options::payload(payload).map_err(fail)?).map_err(fail)
-    });
+    engine.register_fn(
+        "send",
+        |agent: &mut AgentHandle, payload: Dynamic| -> Fallible<()> {
+            agent
+                .send(options::payload(payload).map_err(fail)?)
+                .map_err(fail)
+        },
+    );
     let timeout = ctx.request_timeout;
-    engine.register_fn("request", move |agent: &mut AgentHandle, payload: Dynamic| -> Fallible<Dynamic> {
-        let bytes = options::payload(payload).map_err(fail)?;
-        agent.request_blocking(bytes, timeout).map(options::reply).map_err(fail)
-    });
+    engine.register_fn(
+        "request",
+        move |agent: &mut AgentHandle, payload: Dynamic| -> Fallible<Dynamic> {
+            let bytes = options::payload(payload).map_err(fail)?;
+            agent
+                .request_blocking(bytes, timeout)
+                .map(options::reply)
+                .map_err(fail)
+        },
+    );
     engine.register_fn(
         "request",
         |agent: &mut AgentHandle, payload: Dynamic, timeout: Dynamic| -> Fallible<Dynamic> {
             let bytes = options::payload(payload).map_err(fail)?;
             let timeout: Duration = options::duration(&timeout).map_err(fail)?;
-            agent.request_blocking(bytes, timeout).map(options::reply).map_err(fail)
+            agent
+                .request_blocking(bytes, timeout)
+                .map(options::reply)
+                .map_err(fail)
         },
     );
     engine.register_fn("stop", |agent: &mut AgentHandle| agent.stop());

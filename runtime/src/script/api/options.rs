@@ -27,7 +27,9 @@ pub(crate) fn spawn_options(map: &Map) -> Result<SpawnOptions, String> {
             "fuel" => options.limits.fuel = Some(count(value).map_err(bad)?),
             "config" => options.config = config(value),
             other => {
-                return Err(format!("unknown spawn option `{other}`: the options are {SPAWN_KEYS}"));
+                return Err(format!(
+                    "unknown spawn option `{other}`: the options are {SPAWN_KEYS}"
+                ));
             }
         }
     }
@@ -76,7 +78,10 @@ fn size(value: &Dynamic) -> Result<u64, String> {
     if let Ok(text) = value.clone().into_immutable_string() {
         return parse_size(&text).map_err(|e| e.to_string());
     }
-    Err(format!("expected a size like \"64 MiB\" or a number of bytes, got {}", value.type_name()))
+    Err(format!(
+        "expected a size like \"64 MiB\" or a number of bytes, got {}",
+        value.type_name()
+    ))
 }
 
 /// A duration: an integer number of milliseconds or a string like "250ms".
@@ -89,7 +94,10 @@ pub(crate) fn duration(value: &Dynamic) -> Result<Duration, String> {
     if let Ok(text) = value.clone().into_immutable_string() {
         return parse_duration(&text).map_err(|e| e.to_string());
     }
-    Err(format!("expected a duration like \"250ms\" or a number of milliseconds, got {}", value.type_name()))
+    Err(format!(
+        "expected a duration like \"250ms\" or a number of milliseconds, got {}",
+        value.type_name()
+    ))
 }
 
 fn count(value: &Dynamic) -> Result<u64, String> {
@@ -137,7 +145,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, Dynamic)]) -> Map {
-        pairs.iter().map(|(k, v)| ((*k).into(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), v.clone()))
+            .collect()
     }
 
     #[test]

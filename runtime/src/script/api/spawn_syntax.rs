@@ -38,6 +38,14 @@ pub(crate) fn register(engine: &mut Engine, spawn: std::sync::Arc<SpawnFn>) {
         },
         false,
         move |context, inputs, _state| {
+            // Errors of a custom syntax carry no position; use the call's.
+            let at = inputs[0].position();
+            let with_position = |mut e: Box<EvalAltResult>| {
+                if e.position().is_none() {
+                    e.set_position(at);
+                }
+                e
+            };
             let target = context.eval_expression_tree(&inputs[0])?;
             let options = match inputs.get(1) {
                 Some(expr) => {
@@ -45,11 +53,12 @@ pub(crate) fn register(engine: &mut Engine, spawn: std::sync::Arc<SpawnFn>) {
                     let type_name = value.type_name();
                     value
                         .try_cast::<Map>()
-                        .ok_or_else(|| fail(format!("spawn: the options must be a map #{{...}}, got {type_name}")))?
+                        .ok_or_else(|| fail(format!("spawn: the options must be a map #{{...}}, got {type_name}")))
+                        .map_err(with_position)?
                 }
                 None => Map::new(),
             };
-            spawn(target, options).map(Dynamic::from)
+            spawn(target, options).map(Dynamic::from).map_err(with_position)
         },
     );
 }

@@ -1,0 +1,8 @@
+//! Integration tests: real components built from `plugins/`, a real node on
+//! a real tokio runtime. One test binary, one module per area.
+
+mod agents;
+mod failures;
+mod plugins;
+mod scripts;
+mod util;

@@ -1,0 +1,128 @@
+//! Loading components: the built-ins, files, and the errors a user hits.
+
+use caxton::host::builtin::PLUGIN_DIR;
+use caxton::host::cache::Origin;
+use caxton::host::{CaxtonEngine, EngineOptions, PluginError};
+
+use super::util::{assert_answers, node, node_with};
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("caxton-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn an_unknown_name_lists_the_builtins() {
+    let t = node();
+    let err = t.node.plugin("ecko").unwrap_err();
+    assert!(matches!(err, PluginError::Unknown { .. }));
+    let text = err.to_string();
+    assert!(text.contains("no plugin named `ecko`"), "{text}");
+    assert!(
+        text.contains("echo, counter, compute, hog, crasher"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_file_says_which_path() {
+    let t = node();
+    let err = t.node.plugin("no/such/agent.wasm").unwrap_err();
+    assert!(matches!(err, PluginError::Read { .. }));
+    assert!(err.to_string().contains("`no/such/agent.wasm`"), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_rejected() {
+    let dir = temp_dir("garbage");
+    let path = dir.join("notes.wasm");
+    std::fs::write(&path, b"these are not the bytes you are looking for").unwrap();
+    let t = node();
+    let err = t.node.plugin(path.to_str().unwrap()).unwrap_err();
+    assert!(matches!(err, PluginError::NotAComponent { .. }));
+    assert!(err.to_string().contains("magic bytes"), "{err}");
+}
+
+#[test]
+fn a_core_module_is_told_apart_from_a_component() {
+    let dir = temp_dir("core");
+    let path = dir.join("core.wasm");
+    // The smallest valid core module: magic + version 1, no sections.
+    std::fs::write(&path, b"\0asm\x01\0\0\0").unwrap();
+    let t = node();
+    let err = t.node.plugin(path.to_str().unwrap()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("core WebAssembly module, not a component"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_component_is_rejected() {
+    let bytes = caxton::host::builtin::bytes("echo").unwrap();
+    let dir = temp_dir("truncated");
+    let path = dir.join("half.wasm");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let t = node();
+    let err = t.node.plugin(path.to_str().unwrap()).unwrap_err();
+    assert!(matches!(err, PluginError::NotAComponent { .. }), "{err}");
+    assert!(err.to_string().contains("does not validate"), "{err}");
+}
+
+#[test]
+fn a_component_of_another_world_names_what_is_missing() {
+    let path = format!("{PLUGIN_DIR}/not-an-agent.wasm");
+    let t = node();
+    let err = t.node.plugin(&path).unwrap_err();
+    assert!(matches!(err, PluginError::WorldMismatch { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("does not export the function `init`"),
+        "{text}"
+    );
+    assert!(text.contains("plugins/echo"), "{text}");
+}
+
+#[test]
+fn a_component_file_loads_by_path() {
+    let path = format!("{PLUGIN_DIR}/echo.wasm");
+    let t = node();
+    let plugin = t.node.plugin(&path).unwrap();
+    let agent = t.node.spawn_blocking(&plugin, Default::default()).unwrap();
+    assert!(agent.name().starts_with("echo-"), "{}", agent.name());
+    assert_answers(&agent);
+}
+
+#[test]
+fn the_second_start_loads_compiled_code_from_the_cache() {
+    let dir = temp_dir("cache");
+    let options = || EngineOptions {
+        max_agents: 8,
+        cache_dir: Some(dir.clone()),
+        ..EngineOptions::default()
+    };
+    let first = node_with(options());
+    assert_eq!(
+        first.node.plugin("echo").unwrap().origin(),
+        Origin::Compiled
+    );
+    // A fresh engine (a second process start) finds the artifact on disk.
+    let second = node_with(options());
+    let plugin = second.node.plugin("echo").unwrap();
+    assert_eq!(plugin.origin(), Origin::Cached);
+    let agent = second
+        .node
+        .spawn_blocking(&plugin, Default::default())
+        .unwrap();
+    assert_answers(&agent);
+    // A corrupt entry is ignored and replaced, not trusted.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"junk").unwrap();
+    }
+    let third = CaxtonEngine::new(options()).unwrap();
+    let plugin = caxton::host::Plugin::resolve(&third, "echo").unwrap();
+    assert_eq!(plugin.origin(), Origin::Compiled);
+}

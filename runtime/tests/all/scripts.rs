@@ -1,0 +1,219 @@
+//! Scripts: the shipped ones compile under production settings, errors
+//! point at the line, and the sandbox stops runaway scripts.
+
+use std::path::Path;
+use std::process::Command;
+
+use caxton::script::{Runner, ScriptContext, ScriptError, ScriptLimits};
+
+use super::util::node;
+
+fn scripts_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts")
+}
+
+/// Runs `source` on a fresh node with `limits`.
+fn run(source: &str, limits: ScriptLimits) -> Result<ScriptContext, ScriptError> {
+    let t = node();
+    let ctx = ScriptContext::new(t.node.clone(), "test.rhai");
+    Runner::new(&ctx, limits).run("test.rhai", source)?;
+    Ok(ctx)
+}
+
+#[test]
+fn every_shipped_script_compiles_with_production_limits() {
+    let t = node();
+    let ctx = ScriptContext::new(t.node.clone(), "compile-check");
+    let runner = Runner::new(&ctx, ScriptLimits::default());
+    let mut seen = 0;
+    for entry in std::fs::read_dir(scripts_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rhai") {
+            let source = std::fs::read_to_string(&path).unwrap();
+            if let Err(e) = runner.compile(&path.display().to_string(), &source) {
+                panic!("{e}");
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 1, "no scripts found in {}", scripts_dir().display());
+}
+
+#[test]
+fn the_quickstart_runs_and_measures() {
+    let source = std::fs::read_to_string(scripts_dir().join("quickstart.rhai")).unwrap();
+    let t = super::util::node_with(caxton::host::EngineOptions {
+        max_agents: 2_100,
+        ..Default::default()
+    });
+    let ctx = ScriptContext::new(t.node.clone(), "quickstart.rhai");
+    Runner::new(&ctx, ScriptLimits::default())
+        .run("quickstart.rhai", &source)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = ctx.report.lock().unwrap();
+    let names: Vec<_> = report
+        .measurements
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(names, ["request round trip (256 B)", "spawn echo agent"]);
+    for m in &report.measurements {
+        assert!(m.count > 0 && m.errors == 0, "{m:?}");
+        assert!(m.p50 > 0 && m.p50 <= m.p99 && m.p99 <= m.max, "{m:?}");
+    }
+    assert_eq!(
+        ctx.node.agent_count(),
+        0,
+        "the quickstart cleans up its agents"
+    );
+}
+
+#[test]
+fn spawn_request_and_measure_from_a_script() {
+    let source = r#"
+        let a = spawn("echo", #{ name: "e", memory: "8 MiB", deadline: 200, mailbox: 16 });
+        if request(a, "ping") != "ping" { throw "bad echo"; }
+        if a.name != "e" || a.status != "running" { throw `bad agent ${a.name} ${a.status}`; }
+        let s = measure("r", #{ iterations: 50 }, || request(a, "x"));
+        if s.count != 50 || s.errors != 0 { throw "bad stats"; }
+        let many = spawn_many(plugin("echo"), 10, #{ name: "m" });
+        if many.len() != 10 || agent_count() != 11 { throw "bad spawn_many"; }
+        send(many[3], "fire and forget");
+        kill(many);
+        stop(a);
+        if a.status != "stopped" { throw a.status; }
+    "#;
+    run(source, ScriptLimits::default()).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_bad_spawn_option_points_at_the_call() {
+    let source = "let p = plugin(\"echo\");\nlet a = spawn(p, #{ memory: \"12 parsecs\" });\n";
+    let err = run(source, ScriptLimits::default()).unwrap_err();
+    assert_eq!(err.line, Some(2), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("spawn option `memory`"), "{text}");
+    assert!(text.contains("`12 parsecs` is not a size"), "{text}");
+    assert!(text.contains("test.rhai:2:"), "{text}");
+}
+
+#[test]
+fn a_failed_request_is_a_script_error_with_the_reason() {
+    let source = "let c = spawn(\"crasher\");\nrequest(c, \"trap\");\n";
+    let err = run(source, ScriptLimits::default()).unwrap_err();
+    assert_eq!(err.line, Some(2));
+    assert!(
+        err.message.contains("failed before replying: trapped"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_plugin_in_a_script_says_what_exists() {
+    let err = run("plugin(\"ecko\");", ScriptLimits::default()).unwrap_err();
+    assert!(err.message.contains("no plugin named `ecko`"), "{err}");
+    assert_eq!(err.line, Some(1));
+}
+
+#[test]
+fn a_syntax_error_is_reported_with_a_caret() {
+    let err = run("let x = ;\n", ScriptLimits::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("syntax error:"), "{text}");
+    assert!(text.contains("test.rhai:1:"), "{text}");
+    assert!(text.contains('^'), "{text}");
+}
+
+#[test]
+fn an_endless_loop_hits_the_operations_limit() {
+    let limits = ScriptLimits {
+        max_operations: 100_000,
+        ..ScriptLimits::default()
+    };
+    let err = run("let i = 0;\nloop { i += 1; }\n", limits).unwrap_err();
+    assert!(err.message.contains("limit of 100000 operations"), "{err}");
+}
+
+#[test]
+fn an_endless_loop_inside_measure_stops_the_script() {
+    let limits = ScriptLimits {
+        max_operations: 100_000,
+        ..ScriptLimits::default()
+    };
+    let err = run(
+        "measure(\"m\", #{ iterations: 10 }, || { loop {} });",
+        limits,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("operations"), "{err}");
+}
+
+#[test]
+fn the_wall_clock_limit_stops_a_slow_script() {
+    let limits = ScriptLimits {
+        wall_clock: std::time::Duration::from_millis(200),
+        ..ScriptLimits::default()
+    };
+    let err = run("loop { sleep(\"5ms\"); }", limits).unwrap_err();
+    assert!(err.message.contains("wall-clock limit"), "{err}");
+}
+
+#[test]
+fn runaway_recursion_hits_the_call_depth_limit() {
+    let err = run("fn f(n) { f(n + 1) }\nf(0);\n", ScriptLimits::default()).unwrap_err();
+    assert!(err.message.contains("call-depth limit of 64"), "{err}");
+}
+
+#[test]
+fn a_giant_string_hits_the_size_limit() {
+    let limits = ScriptLimits {
+        max_string: 1 << 20,
+        ..ScriptLimits::default()
+    };
+    let err = run("let s = \"x\";\nloop { s += s; }\n", limits).unwrap_err();
+    assert!(err.message.contains("size limit"), "{err}");
+}
+
+#[test]
+fn caxton_run_exits_non_zero_with_file_line_col() {
+    let dir = std::env::temp_dir().join(format!("caxton-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("bad.rhai");
+    std::fs::write(&script, "let a = 1;\nlet b = no_such_function(a);\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+        .arg(&script)
+        .args(["--no-cache", "--max-agents", "8"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.rhai:2:9"), "{stderr}");
+    assert!(
+        stderr.contains("2 | let b = no_such_function(a);"),
+        "{stderr}"
+    );
+
+    let json = dir.join("report.json");
+    let ok = dir.join("ok.rhai");
+    std::fs::write(
+        &ok,
+        "let a = spawn(\"echo\");\nmeasure(\"m\", #{ iterations: 10 }, || request(a, \"x\"));\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+        .arg(&ok)
+        .args(["--no-cache", "--max-agents", "8", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: caxton::report::Report =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report.measurements.len(), 1);
+    assert_eq!(report.measurements[0].count, 10);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("measurement"));
+}

@@ -1,0 +1,72 @@
+//! A small node per test.
+
+use std::time::Duration;
+
+use caxton::core::limits::AgentLimits;
+use caxton::host::{CaxtonEngine, EngineOptions};
+use caxton::node::{AgentHandle, Node, SpawnOptions};
+
+/// A node and the runtime its agents run on (dropped together).
+pub struct TestNode {
+    pub node: Node,
+    _rt: tokio::runtime::Runtime,
+}
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn node() -> TestNode {
+    node_with(EngineOptions {
+        max_agents: 64,
+        max_memory: 256 << 20,
+        ..EngineOptions::default()
+    })
+}
+
+pub fn node_with(options: EngineOptions) -> TestNode {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let engine = CaxtonEngine::new(options).unwrap();
+    TestNode {
+        node: Node::new(engine, rt.handle().clone()),
+        _rt: rt,
+    }
+}
+
+impl TestNode {
+    pub fn spawn(&self, plugin: &str, name: &str, limits: AgentLimits) -> AgentHandle {
+        let plugin = self.node.plugin(plugin).unwrap();
+        let options = SpawnOptions {
+            name: Some(name.to_string()),
+            limits,
+            ..SpawnOptions::default()
+        };
+        self.node.spawn_blocking(&plugin, options).unwrap()
+    }
+
+    pub fn echo(&self, name: &str) -> AgentHandle {
+        self.spawn("echo", name, AgentLimits::default())
+    }
+}
+
+/// Asserts that `agent` still answers a request with its payload.
+pub fn assert_answers(agent: &AgentHandle) {
+    let reply = agent
+        .request_blocking(b"still here?".to_vec(), TIMEOUT)
+        .unwrap();
+    assert_eq!(reply, b"still here?");
+}
+
+/// Waits until `cond` holds (for effects of fire-and-forget sends).
+pub fn eventually(mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "condition not reached within {TIMEOUT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
