@@ -93,10 +93,7 @@ fn ensure_target() {
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| PathBuf::from(s.trim()));
-    let installed = sysroot
-        .as_deref()
-        .map(|root| has_target(root))
-        .unwrap_or(true);
+    let installed = sysroot.as_deref().map(has_target).unwrap_or(true);
     if !installed {
         let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
         let mut cmd = Command::new("rustup");

@@ -1,1 +1,217 @@
-fn main() {}
+//! Caxton against plain wasmtime, same component, same engine, same run:
+//!
+//! - `spawn/raw`: `Store::new` + `InstancePre::instantiate` of the echo
+//!   component (with a WASI context, which any WASI embedding must build),
+//!   store dropped after;
+//! - `spawn/caxton`: `Node::spawn` of the same plugin (instantiate + `init`
+//!   + registry), then `kill` (reap);
+//! - `spawn_cold/*`: the same, but every instance is kept alive until 500
+//!   exist (each lands in a pool slot no instance used before: page faults
+//!   included), then all are dropped untimed;
+//! - `call/raw`: a typed call of echo's `handle` with a 256-byte request;
+//! - `call/caxton`: `request` of 256 bytes to a live echo agent (mailbox,
+//!   handler, reply routed back to the waiting caller).
+//!
+//! Run with `cargo bench -p caxton-benches --bench spawn_call`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use caxton::host::bindings::caxton::agent::types::{Kind, Message, Outgoing};
+use caxton::host::{CaxtonEngine, EngineOptions};
+use caxton::node::{Node, SpawnOptions};
+use criterion::{Criterion, criterion_group, criterion_main};
+use wasmtime::Store;
+use wasmtime::component::{Component, Linker, ResourceTable, Val};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The store data of the plain-wasmtime baseline: just WASI.
+struct Raw {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl Raw {
+    fn new() -> Self {
+        Raw {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for Raw {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A linker with WASI and a do-nothing `caxton:agent/host` (replies succeed
+/// and go nowhere): the least a host must provide to run the component.
+fn raw_linker(engine: &wasmtime::Engine) -> Linker<Raw> {
+    let mut linker = Linker::<Raw>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+    let mut host = linker.instance("caxton:agent/host@0.1.0").unwrap();
+    type Answer = (Result<(), String>,);
+    host.func_wrap("send", |_, (_to, _msg): (String, Outgoing)| {
+        Ok::<Answer, _>((Ok(()),))
+    })
+    .unwrap();
+    host.func_wrap("reply", |_, (_id, _msg): (u64, Outgoing)| {
+        Ok::<Answer, _>((Ok(()),))
+    })
+    .unwrap();
+    host.func_wrap("forward", |_, (_id, _to, _msg): (u64, String, Outgoing)| {
+        Ok::<Answer, _>((Ok(()),))
+    })
+    .unwrap();
+    host.func_new("log", |_, _, _, _| Ok(())).unwrap();
+    host.func_new("state-set", |_, _, _, _| Ok(())).unwrap();
+    host.func_new("now", |_, _, _, results| {
+        results[0] = Val::U64(0);
+        Ok(())
+    })
+    .unwrap();
+    host.func_new("self-id", |_, _, _, results| {
+        results[0] = Val::String("raw".into());
+        Ok(())
+    })
+    .unwrap();
+    host.func_new("state-get", |_, _, _, results| {
+        results[0] = Val::Option(None);
+        Ok(())
+    })
+    .unwrap();
+    linker
+}
+
+fn message() -> Message {
+    Message {
+        id: 1,
+        sender: String::new(),
+        conversation: None,
+        kind: Kind::Request,
+        payload: vec![b'x'; 256],
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let caxton = CaxtonEngine::new(EngineOptions {
+        max_agents: 1000,
+        ..EngineOptions::default()
+    })
+    .unwrap();
+    let engine = caxton.wasmtime().clone();
+    let node = Node::new(caxton, rt.handle().clone());
+    let plugin = node.plugin("echo").unwrap();
+    let component = Component::new(&engine, caxton::host::builtin::bytes("echo").unwrap()).unwrap();
+    let pre = raw_linker(&engine).instantiate_pre(&component).unwrap();
+
+    let mut spawn = c.benchmark_group("spawn");
+    spawn.bench_function("raw", |b| {
+        b.iter(|| {
+            let mut store = Store::new(&engine, Raw::new());
+            store.set_epoch_deadline(u64::MAX / 2);
+            black_box(pre.instantiate(&mut store).unwrap());
+        })
+    });
+    spawn.bench_function("caxton", |b| {
+        b.iter(|| {
+            let agent = node
+                .spawn_blocking(&plugin, SpawnOptions::default())
+                .unwrap();
+            agent.kill();
+        })
+    });
+    spawn.finish();
+
+    // Cold slots: keep each instance, so the next one cannot reuse a warm slot.
+    const KEEP: u64 = 500;
+    let mut cold = c.benchmark_group("spawn_cold");
+    cold.bench_function("raw", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut kept = Vec::with_capacity(KEEP as usize);
+            for i in 0..iters {
+                let start = std::time::Instant::now();
+                let mut store = Store::new(&engine, Raw::new());
+                store.set_epoch_deadline(u64::MAX / 2);
+                let instance = pre.instantiate(&mut store).unwrap();
+                total += start.elapsed();
+                kept.push((store, instance));
+                if (i + 1) % KEEP == 0 {
+                    kept.clear();
+                }
+            }
+            total
+        })
+    });
+    cold.bench_function("caxton", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut kept = Vec::with_capacity(KEEP as usize);
+            for i in 0..iters {
+                let start = std::time::Instant::now();
+                let agent = node
+                    .spawn_blocking(&plugin, SpawnOptions::default())
+                    .unwrap();
+                total += start.elapsed();
+                kept.push(agent);
+                if (i + 1) % KEEP == 0 {
+                    kept.drain(..).for_each(|a| a.kill());
+                }
+            }
+            kept.drain(..).for_each(|a| a.kill());
+            total
+        })
+    });
+    cold.finish();
+
+    let mut call = c.benchmark_group("call");
+    let mut store = Store::new(&engine, Raw::new());
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = pre.instantiate(&mut store).unwrap();
+    let init = instance
+        .get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, "init")
+        .unwrap();
+    init.call(&mut store, ("",)).unwrap().0.unwrap();
+    let handle = instance
+        .get_typed_func::<(&Message,), (Result<(), String>,)>(&mut store, "handle")
+        .unwrap();
+    let msg = message();
+    call.bench_function("raw", |b| {
+        b.iter(|| {
+            handle
+                .call(&mut store, (black_box(&msg),))
+                .unwrap()
+                .0
+                .unwrap()
+        })
+    });
+    let agent = node
+        .spawn_blocking(&plugin, SpawnOptions::default())
+        .unwrap();
+    let payload = vec![b'x'; 256];
+    call.bench_function("caxton", |b| {
+        b.iter(|| {
+            agent
+                .request_blocking(black_box(payload.clone()), Duration::from_secs(5))
+                .unwrap()
+        })
+    });
+    call.finish();
+}
+
+criterion_group! {
+    name = spawn_call;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = benches
+}
+criterion_main!(spawn_call);

@@ -137,12 +137,12 @@ macro_rules! export_agent {
                                 id,
                                 reason: reason.clone(),
                             })
-                    .collect(),
+                            .collect(),
                     }
                 }
             }
 
-            $crate::bindings::export!(Component with_types_in $crate::bindings);
+    $crate::bindings::export!(Component with_types_in $crate::bindings);
         };
     };
 }

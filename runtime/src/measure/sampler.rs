@@ -69,7 +69,7 @@ impl Sampler {
                     if start.elapsed() >= d {
                         break;
                     }
-                    if i % 256 == 0 {
+                    if i.is_multiple_of(256) {
                         progress(start.elapsed().as_secs_f64() / d.as_secs_f64());
                     }
                 }
@@ -77,7 +77,7 @@ impl Sampler {
                     if i >= self.options.iterations {
                         break;
                     }
-                    if i % 256 == 0 {
+                    if i.is_multiple_of(256) {
                         progress(i as f64 / self.options.iterations.max(1) as f64);
                     }
                 }

@@ -96,16 +96,19 @@ pub(crate) enum Enqueued {
 }
 
 impl AgentCell {
-    /// Appends to the mailbox, or says why not (handing the reply slot's
-    /// error to nobody: the caller still holds the delivery's receiver).
-    pub(crate) fn enqueue(&self, delivery: Delivery) -> Result<Enqueued, (SendError, Delivery)> {
+    /// Appends to the mailbox, or says why not and hands the delivery back
+    /// (boxed: the error path is rare, the success path stays small).
+    pub(crate) fn enqueue(
+        &self,
+        delivery: Delivery,
+    ) -> Result<Enqueued, Box<(SendError, Delivery)>> {
         if delivery.env.payload.len() > self.limits.max_message {
             let err = SendError::TooLarge {
                 name: self.name.to_string(),
                 size: delivery.env.payload.len(),
                 limit: self.limits.max_message,
             };
-            return Err((err, delivery));
+            return Err(Box::new((err, delivery)));
         }
         let mut inner = self.inner.lock().unwrap();
         if inner.status != Status::Running {
@@ -113,14 +116,14 @@ impl AgentCell {
                 name: self.name.to_string(),
                 status: inner.status.to_string(),
             };
-            return Err((err, delivery));
+            return Err(Box::new((err, delivery)));
         }
         if let Err(Full(delivery)) = inner.mailbox.push(delivery) {
             let err = SendError::MailboxFull {
                 name: self.name.to_string(),
                 capacity: self.limits.mailbox,
             };
-            return Err((err, delivery));
+            return Err(Box::new((err, delivery)));
         }
         if inner.running {
             Ok(Enqueued::Queued)

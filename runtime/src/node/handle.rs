@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::cell::{AgentCell, Status};
 use super::error::{RequestError, SendError};
-use super::node::Node;
+use super::local::Node;
 
 /// A handle on one agent: address it, ask its status, stop it.
 #[derive(Clone)]

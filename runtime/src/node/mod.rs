@@ -9,13 +9,13 @@
 mod cell;
 mod error;
 mod handle;
-mod node;
+mod local;
 mod route;
 
 pub use cell::Status;
 pub use error::{RequestError, SendError, SpawnError};
 pub use handle::AgentHandle;
-pub use node::{Node, SpawnOptions};
+pub use local::{Node, SpawnOptions};
 
 /// The tenant of agents spawned without one.
 pub const DEFAULT_TENANT: &str = "default";

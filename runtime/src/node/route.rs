@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::cell::{AgentCell, Delivery, ReplyTo};
 use super::error::{RequestError, SendError};
-use super::node::Node;
+use super::local::Node;
 use crate::core::envelope::{Effects, Envelope, Kind, Outgoing};
 
 impl Node {
@@ -87,7 +87,7 @@ impl Node {
                     return Ok(());
                 }
                 Ok(super::cell::Enqueued::Queued) => return Ok(()),
-                Err(failed) => failed,
+                Err(rejected) => *rejected,
             },
             Err(e) => (e, delivery),
         };

@@ -31,6 +31,13 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         let n = usize::try_from(n).map_err(|_| fail("payload(n): n must not be negative"))?;
         Ok(vec![b'x'; n])
     });
+    engine.register_fn("rss", || -> Fallible<i64> {
+        crate::measure::resources::rss_bytes()
+            .map(|b| b as i64)
+            .ok_or_else(|| {
+                fail("rss(): resident memory is only known on Linux (/proc/self/status)")
+            })
+    });
     // Rhai's own `sleep(seconds)` stays for numbers; this one takes units.
     engine.register_fn("sleep", |d: &str| -> Fallible<()> {
         std::thread::sleep(options::duration(&Dynamic::from(d.to_string())).map_err(fail)?);

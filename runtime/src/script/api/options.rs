@@ -72,7 +72,7 @@ fn string(value: &Dynamic) -> Result<String, String> {
 
 /// A size: an integer number of bytes or a string like "64 MiB".
 fn size(value: &Dynamic) -> Result<u64, String> {
-    if let Some(n) = value.as_int().ok() {
+    if let Ok(n) = value.as_int() {
         return u64::try_from(n).map_err(|_| format!("{n} is negative"));
     }
     if let Ok(text) = value.clone().into_immutable_string() {
@@ -86,7 +86,7 @@ fn size(value: &Dynamic) -> Result<u64, String> {
 
 /// A duration: an integer number of milliseconds or a string like "250ms".
 pub(crate) fn duration(value: &Dynamic) -> Result<Duration, String> {
-    if let Some(n) = value.as_int().ok() {
+    if let Ok(n) = value.as_int() {
         return u64::try_from(n)
             .map(Duration::from_millis)
             .map_err(|_| format!("{n} is negative"));

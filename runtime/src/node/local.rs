@@ -417,7 +417,7 @@ impl Node {
                 self.schedule(cell.clone());
                 Ok(())
             }
-            Err((err, _)) => Err(err),
+            Err(rejected) => Err(rejected.0),
         }
     }
 
