@@ -150,13 +150,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         std::fs::write(json, report.to_json())
             .with_context(|| format!("writing the JSON report to {}", json.display()))?;
     }
-    if !cli.quiet {
-        eprintln!("done in {:.2}s", report.elapsed_s);
-    }
     // Agents may still be running; do not wait for them.
     runtime.shutdown_background();
     match outcome {
-        Ok(()) => Ok(exit::OK),
+        Ok(()) => {
+            if !cli.quiet {
+                eprintln!("done in {:.2}s", report.elapsed_s);
+            }
+            Ok(exit::OK)
+        }
         Err(e) => {
             eprintln!("{e}");
             Ok(exit::ERROR)
