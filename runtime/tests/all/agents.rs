@@ -170,3 +170,54 @@ fn ten_thousand_messages_all_arrive() {
     let count = counter.request_blocking(b"get".to_vec(), TIMEOUT).unwrap();
     assert_eq!(count, b"10000");
 }
+
+#[test]
+fn relays_route_sends_and_forward_requests_to_the_last_hop() {
+    let t = node();
+    let counter = t.spawn("counter", "counter", AgentLimits::default());
+    let plugin = t.node.plugin("relay").unwrap();
+    let relay = |name: &str, next: &str| {
+        let options = caxton::node::SpawnOptions {
+            name: Some(name.into()),
+            config: next.into(),
+            ..Default::default()
+        };
+        t.node.spawn_blocking(&plugin, options).unwrap()
+    };
+    let _r1 = relay("r1", "counter");
+    let r0 = relay("r0", "r1");
+    // r0 -> r1 -> counter; the counter's reply goes straight to this caller.
+    assert_eq!(r0.request_blocking(b"inc".to_vec(), TIMEOUT).unwrap(), b"1");
+    // Informs travel the same path as sends between agents.
+    for _ in 0..10 {
+        r0.send(b"inc".to_vec()).unwrap();
+    }
+    eventually(|| counter.handled() == 11);
+    assert_eq!(
+        counter.request_blocking(b"get".to_vec(), TIMEOUT).unwrap(),
+        b"11"
+    );
+    assert_eq!(t.node.undeliverable(), 0);
+}
+
+#[test]
+fn sends_to_nobody_are_counted_and_forwards_to_nobody_fail_the_request() {
+    let t = node();
+    let plugin = t.node.plugin("relay").unwrap();
+    let options = caxton::node::SpawnOptions {
+        name: Some("lost".into()),
+        config: "nobody".into(),
+        ..Default::default()
+    };
+    let relay = t.node.spawn_blocking(&plugin, options).unwrap();
+    relay.send(b"hello?".to_vec()).unwrap();
+    eventually(|| t.node.undeliverable() == 1);
+    let err = relay
+        .request_blocking(b"hello?".to_vec(), TIMEOUT)
+        .unwrap_err();
+    assert!(
+        matches!(&err, RequestError::Send(SendError::NoSuchAgent(n)) if n == "nobody"),
+        "{err}"
+    );
+    assert_eq!(relay.status(), Status::Running);
+}
