@@ -428,16 +428,7 @@ impl Node {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, RequestError> {
-        let (tx, rx) = oneshot::channel();
-        let env = self.envelope(Kind::Request, payload);
-        self.enqueue(
-            &agent.cell,
-            Delivery {
-                env,
-                reply: Some(ReplyTo::Waiter(tx)),
-            },
-            false,
-        )?;
+        let rx = self.submit_request(agent, payload, false)?;
         wait(agent, rx, timeout).await
     }
 
@@ -451,16 +442,7 @@ impl Node {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, RequestError> {
-        let (tx, mut rx) = oneshot::channel();
-        let env = self.envelope(Kind::Request, payload);
-        self.enqueue(
-            &agent.cell,
-            Delivery {
-                env,
-                reply: Some(ReplyTo::Waiter(tx)),
-            },
-            true,
-        )?;
+        let mut rx = self.submit_request(agent, payload, true)?;
         match rx.try_recv() {
             Ok(result) => result,
             Err(oneshot::error::TryRecvError::Closed) => {
@@ -470,6 +452,20 @@ impl Node {
                 self.inner.rt.block_on(wait(agent, rx, timeout))
             }
         }
+    }
+
+    /// Enqueues a request whose answer arrives on the returned receiver.
+    fn submit_request(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        inline: bool,
+    ) -> Result<Reply, SendError> {
+        let (tx, rx) = oneshot::channel();
+        let env = self.envelope(Kind::Request, payload);
+        let reply = Some(ReplyTo::Waiter(tx));
+        self.enqueue(&agent.cell, Delivery { env, reply }, inline)?;
+        Ok(rx)
     }
 
     /// Graceful stop: queued messages are still handled, new ones refused.
@@ -488,9 +484,12 @@ impl Node {
     }
 }
 
+/// Where a request's answer arrives.
+type Reply = oneshot::Receiver<Result<Vec<u8>, RequestError>>;
+
 async fn wait(
     agent: &AgentHandle,
-    rx: oneshot::Receiver<Result<Vec<u8>, RequestError>>,
+    rx: Reply,
     timeout: Duration,
 ) -> Result<Vec<u8>, RequestError> {
     match tokio::time::timeout(timeout, rx).await {
