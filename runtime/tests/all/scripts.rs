@@ -44,6 +44,7 @@ fn the_quickstart_runs_and_measures() {
     let source = std::fs::read_to_string(scripts_dir().join("quickstart.rhai")).unwrap();
     let t = super::util::node_with(caxton::host::EngineOptions {
         max_agents: 2_100,
+        cache_dir: super::util::cache_dir(),
         ..Default::default()
     });
     let ctx = ScriptContext::new(t.node.clone(), "quickstart.rhai");

@@ -14,10 +14,17 @@ pub struct TestNode {
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A component cache shared by all tests of a run: each plugin is compiled
+/// once, not once per test.
+pub fn cache_dir() -> Option<std::path::PathBuf> {
+    Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+}
+
 pub fn node() -> TestNode {
     node_with(EngineOptions {
         max_agents: 64,
         max_memory: 256 << 20,
+        cache_dir: cache_dir(),
         ..EngineOptions::default()
     })
 }
