@@ -487,11 +487,7 @@ impl Node {
 /// Where a request's answer arrives.
 type Reply = oneshot::Receiver<Result<Vec<u8>, RequestError>>;
 
-async fn wait(
-    agent: &AgentHandle,
-    rx: Reply,
-    timeout: Duration,
-) -> Result<Vec<u8>, RequestError> {
+async fn wait(agent: &AgentHandle, rx: Reply, timeout: Duration) -> Result<Vec<u8>, RequestError> {
     match tokio::time::timeout(timeout, rx).await {
         Ok(Ok(result)) => result,
         Ok(Err(_closed)) => Err(RequestError::Dropped(agent.name().to_string())),
