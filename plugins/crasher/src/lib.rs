@@ -4,11 +4,27 @@
 //! cut it), `overflow` (unbounded recursion: wasmtime's native stack limit),
 //! `deep-frames` (recursion with big frames: exhausts the shadow stack Rust
 //! keeps in linear memory, which surfaces as an out-of-bounds access).
+//! For recovery tests it also keeps a count in persistent state: `count`
+//! adds one and replies the count, `get` replies it, `count-then-trap` adds
+//! one and then traps (the write must not survive).
 
-use caxton_sdk::{Agent, Message};
+use caxton_sdk::{Agent, Message, host};
 use std::hint::black_box;
 
 struct Crasher;
+
+fn count() -> u64 {
+    host::state_get("count")
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
+fn add_one() -> u64 {
+    let n = count() + 1;
+    host::state_set("count", Some(&n.to_le_bytes()));
+    n
+}
 
 /// Recursion the optimiser cannot turn into a loop (the result is combined
 /// after the call), with no address-taken locals: only the native stack grows.
@@ -39,6 +55,12 @@ impl Agent for Crasher {
     fn handle(&mut self, msg: Message) -> Result<(), String> {
         match msg.payload.as_slice() {
             b"ok" => caxton_sdk::reply(&msg, b"ok".to_vec()),
+            b"count" => caxton_sdk::reply(&msg, add_one().to_string().into_bytes()),
+            b"get" => caxton_sdk::reply(&msg, count().to_string().into_bytes()),
+            b"count-then-trap" => {
+                add_one();
+                core::arch::wasm32::unreachable()
+            }
             b"err" => Err("crasher was asked to fail".to_string()),
             b"trap" => core::arch::wasm32::unreachable(),
             b"panic" => panic!("crasher was asked to panic"),
@@ -57,7 +79,7 @@ impl Agent for Crasher {
                 caxton_sdk::reply(&msg, depth.to_string().into_bytes())
             }
             other => Err(format!(
-                "unknown command `{}` (ok, err, trap, panic, loop, overflow, deep-frames)",
+                "unknown command `{}` (ok, err, trap, panic, loop, overflow, deep-frames, count, get, count-then-trap)",
                 String::from_utf8_lossy(other)
             )),
         }

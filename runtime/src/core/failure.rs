@@ -42,6 +42,16 @@ pub enum Failure {
     /// The agent was killed by its owner.
     #[error("killed")]
     Killed,
+    /// The supervisor stopped restarting the agent.
+    #[error("gave up after {restarts} restarts within {window:?}; last failure: {last}")]
+    GaveUp {
+        /// Restarts counted in the window.
+        restarts: u32,
+        /// The policy's window.
+        window: Duration,
+        /// The failure that used up the budget.
+        last: Box<Failure>,
+    },
     /// The node could not run the agent (e.g. the instance pool is exhausted).
     #[error("host error: {0}")]
     Host(String),
@@ -58,6 +68,7 @@ impl Failure {
             Failure::StackOverflow => "stack-overflow",
             Failure::Init(_) => "init",
             Failure::Killed => "killed",
+            Failure::GaveUp { .. } => "gave-up",
             Failure::Host(_) => "host",
         }
     }

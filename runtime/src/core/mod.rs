@@ -6,9 +6,11 @@
 //! - [`envelope`]: a message as the node moves it, and what a handler did.
 //! - [`mailbox`]: a bounded queue that hands back what does not fit.
 //! - [`failure`]: why an agent stopped, as a typed reason.
+//! - [`supervision`]: restart policy, backoff and the restart budget.
 
 pub mod envelope;
 pub mod failure;
 pub mod limits;
 pub mod mailbox;
 pub mod name;
+pub mod supervision;

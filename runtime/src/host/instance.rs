@@ -108,29 +108,35 @@ impl AgentInstance {
 
     /// Handles a batch of messages with one call (`handle` for one message,
     /// `handle-batch` for more). On success returns everything the handler
-    /// did; on failure nothing of it happened.
-    pub async fn handle(&mut self, batch: Vec<Envelope>) -> Result<Effects, Failure> {
+    /// did; on failure nothing of it happened, and the batch is handed back
+    /// unchanged (so a supervisor can deliver it again without copying it).
+    pub async fn handle(
+        &mut self,
+        batch: Vec<Envelope>,
+    ) -> Result<Effects, (Failure, Vec<Envelope>)> {
         let ctx = self.store.data_mut();
         ctx.discard();
         ctx.batch.extend(batch.iter().map(|m| (m.id, false)));
         ctx.ticks_left = self.ticks_per_message * batch.len() as u64;
         ctx.stderr_tail.lock().unwrap().clear();
+        let msgs: Vec<types::Message> = batch.into_iter().map(to_wit).collect();
         if let Some(fuel) = ctx.limits.fuel {
-            let total = fuel.saturating_mul(batch.len() as u64);
-            self.store
-                .set_fuel(total)
-                .map_err(|e| Failure::Host(format!("{e:#}")))?;
+            let total = fuel.saturating_mul(msgs.len() as u64);
+            if let Err(e) = self.store.set_fuel(total) {
+                return Err((
+                    Failure::Host(format!("{e:#}")),
+                    msgs.into_iter().map(from_wit).collect(),
+                ));
+            }
         }
         self.store.set_epoch_deadline(1);
-        let result = if batch.len() == 1 {
-            let msg = to_wit(batch.into_iter().next().unwrap());
+        let result = if let [msg] = msgs.as_slice() {
             let id = msg.id;
             self.bindings
-                .call_handle(&mut self.store, &msg)
+                .call_handle(&mut self.store, msg)
                 .await
                 .map(|r| r.err().map(|reason| vec![(id, reason)]).unwrap_or_default())
         } else {
-            let msgs: Vec<types::Message> = batch.into_iter().map(to_wit).collect();
             self.bindings
                 .call_handle_batch(&mut self.store, &msgs)
                 .await
@@ -148,7 +154,7 @@ impl AgentInstance {
             Err(e) => {
                 let failure = self.classify(e);
                 self.store.data_mut().discard();
-                Err(failure)
+                Err((failure, msgs.into_iter().map(from_wit).collect()))
             }
         }
     }
@@ -201,6 +207,16 @@ fn panic_message(tail: &str) -> Option<String> {
         None
     } else {
         Some(text.join(" "))
+    }
+}
+
+fn from_wit(msg: types::Message) -> Envelope {
+    Envelope {
+        id: msg.id,
+        sender: msg.sender,
+        conversation: msg.conversation,
+        kind: msg.kind.into(),
+        payload: msg.payload,
     }
 }
 

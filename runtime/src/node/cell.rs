@@ -8,6 +8,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
@@ -16,6 +17,7 @@ use crate::core::envelope::Envelope;
 use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
 use crate::core::mailbox::{Full, Mailbox};
+use crate::core::supervision::{Decision, RestartPolicy, Supervisor};
 use crate::host::ctx::SharedState;
 use crate::host::{AgentInstance, Plugin};
 
@@ -39,6 +41,19 @@ pub(crate) enum ReplyTo {
 pub(crate) struct Delivery {
     pub(crate) env: Envelope,
     pub(crate) reply: Option<ReplyTo>,
+    /// Deliveries of this message that crashed the agent so far.
+    pub(crate) attempts: u32,
+}
+
+impl Delivery {
+    /// A message delivered for the first time.
+    pub(crate) fn new(env: Envelope, reply: Option<ReplyTo>) -> Self {
+        Delivery {
+            env,
+            reply,
+            attempts: 0,
+        }
+    }
 }
 
 /// Where an agent is in its life.
@@ -72,6 +87,28 @@ pub(crate) struct Inner {
     pub(crate) running: bool,
     pub(crate) status: Status,
     pub(crate) handled: u64,
+    /// Restart history and backoff.
+    pub(crate) supervisor: Supervisor,
+    /// Deliveries still to hand over one at a time after a batch failed.
+    pub(crate) probation: usize,
+    /// Set after a restart until the next message is handled: when the
+    /// failure happened and its label (for the recovery-time metric).
+    pub(crate) recovering: Option<(Instant, &'static str)>,
+}
+
+impl Inner {
+    pub(crate) fn new(mailbox: usize) -> Self {
+        Inner {
+            mailbox: Mailbox::new(mailbox),
+            // `running` until started: messages sent meanwhile wait.
+            running: true,
+            status: Status::Running,
+            handled: 0,
+            supervisor: Supervisor::default(),
+            probation: 0,
+            recovering: None,
+        }
+    }
 }
 
 /// An agent: identity, limits, mailbox and (when live) its instance.
@@ -80,6 +117,9 @@ pub(crate) struct AgentCell {
     pub(crate) tenant: Arc<str>,
     pub(crate) plugin: Plugin,
     pub(crate) limits: AgentLimits,
+    pub(crate) policy: RestartPolicy,
+    /// The `init` config, kept for restarts.
+    pub(crate) config: String,
     pub(crate) state: SharedState,
     pub(crate) kill: Arc<AtomicBool>,
     pub(crate) inner: Mutex<Inner>,
@@ -137,7 +177,13 @@ impl AgentCell {
     /// and releases the drain. Returns `None` when the drain must end.
     pub(crate) fn next_batch(&self, instance: &mut Option<AgentInstance>) -> Option<Vec<Delivery>> {
         let mut inner = self.inner.lock().unwrap();
-        let batch = inner.mailbox.pop_batch(BATCH);
+        let size = if inner.probation > 0 {
+            inner.probation -= 1;
+            1
+        } else {
+            BATCH
+        };
+        let batch = inner.mailbox.pop_batch(size);
         if !batch.is_empty() {
             return Some(batch);
         }
@@ -192,6 +238,14 @@ impl AgentCell {
             self.instance.lock().unwrap().take();
         }
         queued
+    }
+
+    /// Records a failure with the supervisor and returns its decision.
+    pub(crate) fn supervise(&self, failure: &Failure, in_init: bool, now: Instant) -> Decision {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .supervisor
+            .on_failure(&self.policy, failure, in_init, now)
     }
 
     pub(crate) fn status(&self) -> Status {

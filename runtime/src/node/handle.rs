@@ -53,6 +53,21 @@ impl AgentHandle {
         self.cell.inner.lock().unwrap().handled
     }
 
+    /// Times it was restarted after a failure.
+    pub fn restarts(&self) -> u64 {
+        self.cell.inner.lock().unwrap().supervisor.restarts
+    }
+
+    /// Its most recent failure, if any (also after a successful restart).
+    pub fn last_failure(&self) -> Option<crate::core::failure::Failure> {
+        let inner = self.cell.inner.lock().unwrap();
+        inner
+            .supervisor
+            .last_failure
+            .as_ref()
+            .map(|(f, _)| f.clone())
+    }
+
     /// Messages waiting in its mailbox.
     pub fn queued(&self) -> usize {
         self.cell.inner.lock().unwrap().mailbox.len()

@@ -9,15 +9,18 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use super::DEFAULT_TENANT;
-use super::cell::{AgentCell, Delivery, Enqueued, Inner, ReplyTo, Status};
+use hdrhistogram::Histogram;
+
+use super::cell::{AgentCell, Delivery, Enqueued, Inner, ReplyTo};
+use super::dead_letter::DeadLetter;
 use super::error::{RequestError, SendError, SpawnError};
 use super::handle::AgentHandle;
 use crate::core::envelope::{Envelope, Kind};
-use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
-use crate::core::mailbox::Mailbox;
 use crate::core::name;
+use crate::core::supervision::RestartPolicy;
 use crate::host::{AgentInstance, CaxtonEngine, InstanceSpec, Plugin, PluginError};
+use crate::measure::{Stats, new_histogram};
 
 /// How to spawn one agent.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +33,8 @@ pub struct SpawnOptions {
     pub limits: AgentLimits,
     /// The string passed to its `init`.
     pub config: String,
+    /// How it is restarted after a failure.
+    pub restart: RestartPolicy,
 }
 
 type Registry = HashMap<Arc<str>, HashMap<Arc<str>, Arc<AgentCell>>>;
@@ -51,6 +56,9 @@ pub(crate) struct NodeInner {
     plugins: Mutex<HashMap<String, Plugin>>,
     next_id: AtomicU64,
     pub(crate) undeliverable: AtomicU64,
+    pub(crate) dead_letters: Mutex<Vec<DeadLetter>>,
+    /// Failure -> serving again, per failure label.
+    recovery: Mutex<HashMap<&'static str, Histogram<u64>>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -72,6 +80,8 @@ impl Node {
                 plugins: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 undeliverable: AtomicU64::new(0),
+                dead_letters: Mutex::new(Vec::new()),
+                recovery: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -127,15 +137,11 @@ impl Node {
             tenant: tenant.clone(),
             plugin: plugin.clone(),
             limits: options.limits.clone(),
+            policy: options.restart.clone(),
+            config: options.config.clone(),
             state: Default::default(),
             kill: Arc::new(AtomicBool::new(false)),
-            // `running` until started: messages sent meanwhile wait.
-            inner: Mutex::new(Inner {
-                mailbox: Mailbox::new(options.limits.mailbox),
-                running: true,
-                status: Status::Running,
-                handled: 0,
-            }),
+            inner: Mutex::new(Inner::new(options.limits.mailbox)),
             instance: Mutex::new(None),
         });
         self.register(&cell)?;
@@ -278,6 +284,31 @@ impl Node {
         self.inner.undeliverable.load(Relaxed)
     }
 
+    /// Messages moved to the dead-letter queue, oldest first.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.inner.dead_letters.lock().unwrap().clone()
+    }
+
+    pub(crate) fn record_recovery(&self, label: &'static str, took: Duration) {
+        let mut recovery = self.inner.recovery.lock().unwrap();
+        let hist = recovery.entry(label).or_insert_with(new_histogram);
+        hist.saturating_record((took.as_nanos() as u64).max(1));
+    }
+
+    /// Time from a failure to the next successfully handled message, per
+    /// failure reason (`trap`, `memory`, `deadline`, ...).
+    pub fn recovery_stats(&self) -> Vec<Stats> {
+        let recovery = self.inner.recovery.lock().unwrap();
+        let mut out: Vec<Stats> = recovery
+            .iter()
+            .map(|(label, h)| {
+                Stats::from_histogram(&format!("recovery ({label})"), h, 0, Duration::ZERO, None)
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
     /// After start or a handed-off drain: runs a drain if messages wait,
     /// else marks the agent idle.
     fn release(&self, cell: &Arc<AgentCell>) {
@@ -298,96 +329,10 @@ impl Node {
             .spawn(async move { node.drain(cell, None).await });
     }
 
-    /// Feeds queued messages to the instance until the mailbox is empty (or,
-    /// with a `budget`, until that many batches ran: an inline drain then
-    /// hands the rest to the runtime).
-    pub(crate) async fn drain(&self, cell: Arc<AgentCell>, budget: Option<usize>) {
-        let mut instance = cell.instance.lock().unwrap().take();
-        let mut batches = 0;
-        while let Some(batch) = cell.next_batch(&mut instance) {
-            self.run_batch(&cell, &mut instance, batch).await;
-            batches += 1;
-            match budget {
-                Some(max) if batches >= max => {
-                    *cell.instance.lock().unwrap() = instance.take();
-                    self.schedule(cell);
-                    return;
-                }
-                Some(_) => {}
-                // Let other agents on this worker run between batches.
-                None => tokio::task::yield_now().await,
-            }
-        }
-    }
-
-    async fn run_batch(
-        &self,
-        cell: &Arc<AgentCell>,
-        instance: &mut Option<AgentInstance>,
-        batch: Vec<Delivery>,
-    ) {
-        let Some(live) = instance.as_mut() else {
-            for delivery in batch {
-                self.reject(cell, delivery);
-            }
-            return;
-        };
-        let n = batch.len() as u64;
-        let mut slots = Vec::with_capacity(batch.len());
-        let mut envelopes = Vec::with_capacity(batch.len());
-        for delivery in batch {
-            slots.push((delivery.env.id, delivery.reply));
-            envelopes.push(delivery.env);
-        }
-        match live.handle(envelopes).await {
-            Ok(effects) => {
-                cell.inner.lock().unwrap().handled += n;
-                self.apply(cell, effects, slots);
-            }
-            Err(failure) => {
-                *instance = None;
-                tracing::warn!(
-                    agent = &*cell.name,
-                    tenant = &*cell.tenant,
-                    "agent failed: {failure}"
-                );
-                let queued = cell.fail(failure.clone());
-                for (_, slot) in slots {
-                    if let Some(to) = slot {
-                        let err = RequestError::AgentFailed {
-                            name: cell.name.to_string(),
-                            failure: failure.clone(),
-                        };
-                        self.answer(cell, to, Err(err));
-                    }
-                }
-                for delivery in queued {
-                    self.reject(cell, delivery);
-                }
-            }
-        }
-    }
-
-    /// Answers a delivery the agent will never handle, with its status.
-    pub(crate) fn reject(&self, cell: &AgentCell, delivery: Delivery) {
-        let Some(to) = delivery.reply else { return };
-        let err = match cell.status() {
-            Status::Failed(Failure::Killed) | Status::Stopped | Status::Stopping => {
-                RequestError::Dropped(cell.name.to_string())
-            }
-            Status::Failed(failure) => RequestError::AgentFailed {
-                name: cell.name.to_string(),
-                failure,
-            },
-            Status::Running => RequestError::Dropped(cell.name.to_string()),
-        };
-        self.answer(cell, to, Err(err));
-    }
-
     /// Sends `payload` to `agent` as an `inform` (fire and forget).
     pub fn send(&self, agent: &AgentHandle, payload: Vec<u8>) -> Result<(), SendError> {
         let env = self.envelope(Kind::Inform, payload);
-        self.enqueue(&agent.cell, Delivery { env, reply: None }, false)
+        self.enqueue(&agent.cell, Delivery::new(env, None), false)
     }
 
     fn envelope(&self, kind: Kind, payload: Vec<u8>) -> Envelope {
@@ -464,7 +409,7 @@ impl Node {
         let (tx, rx) = oneshot::channel();
         let env = self.envelope(Kind::Request, payload);
         let reply = Some(ReplyTo::Waiter(tx));
-        self.enqueue(&agent.cell, Delivery { env, reply }, inline)?;
+        self.enqueue(&agent.cell, Delivery::new(env, reply), inline)?;
         Ok(rx)
     }
 

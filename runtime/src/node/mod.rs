@@ -4,15 +4,19 @@
 //! - [`Node`]: spawn, send, request, stop, kill; the entry point.
 //! - [`AgentHandle`]: one agent as seen by its owner.
 //! - `cell`: an agent's mailbox and run state (an idle agent holds no task);
-//!   `route`: how effects of a handler become deliveries.
+//!   `drain`: feeding the instance and supervising it (restarts, retries,
+//!   dead letters); `route`: how effects of a handler become deliveries.
 
 mod cell;
+mod dead_letter;
+mod drain;
 mod error;
 mod handle;
 mod local;
 mod route;
 
 pub use cell::Status;
+pub use dead_letter::DeadLetter;
 pub use error::{RequestError, SendError, SpawnError};
 pub use handle::AgentHandle;
 pub use local::{Node, SpawnOptions};

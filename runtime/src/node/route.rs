@@ -79,7 +79,7 @@ impl Node {
             kind: out.kind,
             payload: out.payload,
         };
-        let delivery = Delivery { env, reply };
+        let delivery = Delivery::new(env, reply);
         let result = match self.lookup(&from.tenant, target) {
             Ok(cell) => match cell.enqueue(delivery) {
                 Ok(super::cell::Enqueued::Schedule) => {
@@ -134,7 +134,7 @@ impl Node {
                     payload: out.payload,
                 };
                 let delivered = self.lookup(&tenant, &name).map(|cell| {
-                    match cell.enqueue(Delivery { env, reply: None }) {
+                    match cell.enqueue(Delivery::new(env, None)) {
                         Ok(super::cell::Enqueued::Schedule) => self.schedule(cell),
                         Ok(super::cell::Enqueued::Queued) => {}
                         Err(_) => {

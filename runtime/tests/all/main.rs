@@ -5,4 +5,5 @@ mod agents;
 mod failures;
 mod plugins;
 mod scripts;
+mod supervision;
 mod util;

@@ -43,7 +43,7 @@ fn every_shipped_script_compiles_with_production_limits() {
 fn the_quickstart_runs_and_measures() {
     let source = std::fs::read_to_string(scripts_dir().join("quickstart.rhai")).unwrap();
     let t = super::util::node_with(caxton::host::EngineOptions {
-        max_agents: 2_100,
+        max_agents: 10_100,
         cache_dir: super::util::cache_dir(),
         ..Default::default()
     });

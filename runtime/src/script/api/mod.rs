@@ -64,6 +64,12 @@ fn register_types(engine: &mut Engine) {
         .register_get("status", |a: &mut AgentHandle| a.status().to_string())
         .register_get("handled", |a: &mut AgentHandle| a.handled() as i64)
         .register_get("queued", |a: &mut AgentHandle| a.queued() as i64)
+        .register_get("restarts", |a: &mut AgentHandle| a.restarts() as i64)
+        .register_get("last_failure", |a: &mut AgentHandle| -> Dynamic {
+            a.last_failure()
+                .map(|f| f.to_string().into())
+                .unwrap_or(Dynamic::UNIT)
+        })
         .register_fn("to_string", |a: &mut AgentHandle| {
             format!("agent({})", a.name())
         });
@@ -141,6 +147,38 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
     });
     let c = ctx.clone();
     engine.register_fn("agent_count", move || c.node.agent_count() as i64);
+    let c = ctx.clone();
+    engine.register_fn("dead_letters", move || -> Array {
+        c.node
+            .dead_letters()
+            .into_iter()
+            .map(|d| {
+                let mut m = Map::new();
+                m.insert("agent".into(), d.agent.into());
+                m.insert("tenant".into(), d.tenant.into());
+                m.insert("id".into(), Dynamic::from(d.id as i64));
+                m.insert("sender".into(), d.sender.into());
+                m.insert("payload".into(), options::reply(d.payload));
+                m.insert("attempts".into(), Dynamic::from(i64::from(d.attempts)));
+                m.insert("reason".into(), d.reason.to_string().into());
+                Dynamic::from_map(m)
+            })
+            .collect()
+    });
+    let c = ctx.clone();
+    engine.register_fn("recovery", move || -> Map {
+        c.node
+            .recovery_stats()
+            .iter()
+            .map(|s| {
+                let label = s
+                    .name
+                    .trim_start_matches("recovery (")
+                    .trim_end_matches(')');
+                (label.into(), Dynamic::from_map(stats_map(s)))
+            })
+            .collect()
+    });
 }
 
 fn register_measure(engine: &mut Engine, ctx: &ScriptContext) {

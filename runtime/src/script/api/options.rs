@@ -9,7 +9,8 @@ use crate::core::limits::{parse_duration, parse_size};
 use crate::measure::SamplerOptions;
 use crate::node::SpawnOptions;
 
-const SPAWN_KEYS: &str = "name, tenant, memory, deadline, mailbox, max_message, fuel, config";
+const SPAWN_KEYS: &str = "name, tenant, memory, deadline, mailbox, max_message, fuel, config, \
+                          restart, max_restarts, restart_window, backoff, backoff_max, max_retries";
 
 /// Parses the option map of `spawn`/`spawn_many`.
 pub(crate) fn spawn_options(map: &Map) -> Result<SpawnOptions, String> {
@@ -26,6 +27,14 @@ pub(crate) fn spawn_options(map: &Map) -> Result<SpawnOptions, String> {
             "max_message" => options.limits.max_message = size(value).map_err(bad)? as usize,
             "fuel" => options.limits.fuel = Some(count(value).map_err(bad)?),
             "config" => options.config = config(value),
+            "restart" => {
+                options.restart.mode = string(value).and_then(|s| s.parse()).map_err(bad)?
+            }
+            "max_restarts" => options.restart.max_restarts = small(value).map_err(bad)?,
+            "restart_window" => options.restart.window = duration(value).map_err(bad)?,
+            "backoff" => options.restart.backoff = duration(value).map_err(bad)?,
+            "backoff_max" => options.restart.backoff_max = duration(value).map_err(bad)?,
+            "max_retries" => options.restart.max_retries = small(value).map_err(bad)?,
             other => {
                 return Err(format!(
                     "unknown spawn option `{other}`: the options are {SPAWN_KEYS}"
@@ -107,6 +116,11 @@ fn count(value: &Dynamic) -> Result<u64, String> {
     u64::try_from(n).map_err(|_| format!("{n} is negative"))
 }
 
+fn small(value: &Dynamic) -> Result<u32, String> {
+    let n = count(value)?;
+    u32::try_from(n).map_err(|_| format!("{n} is too large"))
+}
+
 /// `config`: a string as is, a map as JSON, anything else as its text.
 fn config(value: &Dynamic) -> String {
     if let Some(map) = value.read_lock::<Map>() {
@@ -164,6 +178,26 @@ mod tests {
         assert_eq!(opts.limits.deadline, Duration::from_millis(250));
         assert_eq!(opts.limits.mailbox, 8);
         assert_eq!(opts.name.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn restart_options() {
+        let opts = spawn_options(&map(&[
+            ("restart", "on-failure".into()),
+            ("max_restarts", Dynamic::from(3_i64)),
+            ("restart_window", "2s".into()),
+            ("max_retries", Dynamic::from(1_i64)),
+        ]))
+        .unwrap();
+        assert_eq!(
+            opts.restart.mode,
+            crate::core::supervision::RestartMode::OnFailure
+        );
+        assert_eq!(opts.restart.max_restarts, 3);
+        assert_eq!(opts.restart.window, Duration::from_secs(2));
+        assert_eq!(opts.restart.max_retries, 1);
+        let err = spawn_options(&map(&[("restart", "sometimes".into())])).unwrap_err();
+        assert!(err.contains("not a restart policy"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,250 @@
+//! The drain loop: feeding queued messages to an agent's instance, and
+//! supervising it when it fails.
+//!
+//! The mailbox belongs to the node, not the instance: when an instance
+//! fails, the batch it was handling goes back to the front of the mailbox
+//! and everything queued behind it waits for the restarted instance. A batch
+//! of several messages is then redelivered one message at a time
+//! ("probation"), so the message that crashes the agent is found; it is
+//! retried up to the policy's limit and then moved to the dead-letter queue,
+//! and its requester gets the failure.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::cell::{AgentCell, Delivery, Status};
+use super::dead_letter::DeadLetter;
+use super::error::RequestError;
+use super::local::Node;
+use crate::core::envelope::Envelope;
+use crate::core::failure::Failure;
+use crate::core::supervision::Decision;
+use crate::host::{AgentInstance, InstanceSpec};
+
+impl Node {
+    /// Feeds queued messages to the instance until the mailbox is empty (or,
+    /// with a `budget`, until that many batches ran: an inline drain then
+    /// hands the rest to the runtime).
+    pub(crate) async fn drain(&self, cell: Arc<AgentCell>, budget: Option<usize>) {
+        let mut instance = cell.instance.lock().unwrap().take();
+        let mut batches = 0;
+        while let Some(batch) = cell.next_batch(&mut instance) {
+            self.run_batch(&cell, &mut instance, batch).await;
+            batches += 1;
+            match budget {
+                Some(max) if batches >= max => {
+                    *cell.instance.lock().unwrap() = instance.take();
+                    self.schedule(cell);
+                    return;
+                }
+                Some(_) => {}
+                // Let other agents on this worker run between batches.
+                None => tokio::task::yield_now().await,
+            }
+        }
+    }
+
+    async fn run_batch(
+        &self,
+        cell: &Arc<AgentCell>,
+        instance: &mut Option<AgentInstance>,
+        batch: Vec<Delivery>,
+    ) {
+        let Some(live) = instance.as_mut() else {
+            for delivery in batch {
+                self.reject(cell, delivery);
+            }
+            return;
+        };
+        let n = batch.len() as u64;
+        let mut slots = Vec::with_capacity(batch.len());
+        let mut envelopes = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            slots.push((delivery.env.id, delivery.reply, delivery.attempts));
+            envelopes.push(delivery.env);
+        }
+        match live.handle(envelopes).await {
+            Ok(effects) => {
+                let recovered = {
+                    let mut inner = cell.inner.lock().unwrap();
+                    inner.handled += n;
+                    inner.supervisor.on_success();
+                    inner.recovering.take()
+                };
+                if let Some((since, reason)) = recovered {
+                    self.record_recovery(reason, since.elapsed());
+                }
+                let slots = slots
+                    .into_iter()
+                    .map(|(id, reply, _)| (id, reply))
+                    .collect();
+                self.apply(cell, effects, slots);
+            }
+            Err((failure, envelopes)) => {
+                *instance = None;
+                tracing::warn!(
+                    agent = &*cell.name,
+                    tenant = &*cell.tenant,
+                    "agent failed: {failure}"
+                );
+                let batch = envelopes
+                    .into_iter()
+                    .zip(slots)
+                    .map(|(env, (_, reply, attempts))| Delivery {
+                        env,
+                        reply,
+                        attempts,
+                    })
+                    .collect();
+                *instance = self.supervise(cell, failure, batch).await;
+            }
+        }
+    }
+
+    /// Decides what a failure means for the agent: restart it (requeueing
+    /// the batch) or mark it failed (answering everything queued).
+    async fn supervise(
+        &self,
+        cell: &Arc<AgentCell>,
+        failure: Failure,
+        batch: Vec<Delivery>,
+    ) -> Option<AgentInstance> {
+        let failed_at = Instant::now();
+        let mut decision = cell.supervise(&failure, false, failed_at);
+        match &decision {
+            Decision::Restart(_) => self.requeue(cell, &failure, batch),
+            Decision::GiveUp(reason) => {
+                for delivery in batch {
+                    self.answer_failed(cell, delivery, reason);
+                }
+            }
+        }
+        loop {
+            match decision {
+                Decision::GiveUp(reason) => {
+                    tracing::warn!(agent = &*cell.name, "agent is failed for good: {reason}");
+                    let queued = cell.fail(reason.clone());
+                    for delivery in queued {
+                        self.answer_failed(cell, delivery, &reason);
+                    }
+                    return None;
+                }
+                Decision::Restart(delay) => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if !matches!(cell.status(), Status::Running | Status::Stopping) {
+                        return None;
+                    }
+                    match self.restart(cell).await {
+                        Ok(instance) => {
+                            cell.inner.lock().unwrap().recovering =
+                                Some((failed_at, failure.label()));
+                            return Some(instance);
+                        }
+                        Err(init_failure) => {
+                            decision = cell.supervise(&init_failure, true, Instant::now());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn restart(&self, cell: &AgentCell) -> Result<AgentInstance, Failure> {
+        let spec = InstanceSpec {
+            name: cell.name.clone(),
+            limits: cell.limits.clone(),
+            config: cell.config.clone(),
+            state: cell.state.clone(),
+            kill: cell.kill.clone(),
+        };
+        AgentInstance::start(&self.inner.engine, &cell.plugin, spec).await
+    }
+
+    /// Puts a failed batch back at the front of the mailbox. A single
+    /// message is the culprit: it is retried up to the limit, then
+    /// dead-lettered. Several messages are redelivered one by one.
+    fn requeue(&self, cell: &AgentCell, failure: &Failure, batch: Vec<Delivery>) {
+        let max_retries = cell.policy.max_retries;
+        let mut back = Vec::with_capacity(batch.len());
+        if batch.len() == 1 {
+            for mut delivery in batch {
+                delivery.attempts += 1;
+                if delivery.attempts > max_retries {
+                    self.dead_letter(cell, delivery, failure);
+                } else {
+                    back.push(delivery);
+                }
+            }
+        } else {
+            back = batch;
+        }
+        let mut inner = cell.inner.lock().unwrap();
+        inner.probation = inner.probation.max(back.len());
+        inner.mailbox.push_front_all(back.into_iter());
+    }
+
+    fn dead_letter(&self, cell: &AgentCell, delivery: Delivery, failure: &Failure) {
+        let Delivery {
+            env,
+            reply,
+            attempts,
+        } = delivery;
+        let Envelope {
+            id,
+            sender,
+            kind,
+            payload,
+            ..
+        } = env;
+        tracing::warn!(
+            agent = &*cell.name,
+            id,
+            "message moved to the dead-letter queue: {failure}"
+        );
+        if let Some(to) = reply {
+            let err = RequestError::AgentFailed {
+                name: cell.name.to_string(),
+                failure: failure.clone(),
+            };
+            self.answer(cell, to, Err(err));
+        }
+        self.inner.dead_letters.lock().unwrap().push(DeadLetter {
+            agent: cell.name.to_string(),
+            tenant: cell.tenant.to_string(),
+            id,
+            sender,
+            kind,
+            payload,
+            attempts,
+            reason: failure.clone(),
+        });
+    }
+
+    fn answer_failed(&self, cell: &AgentCell, delivery: Delivery, failure: &Failure) {
+        if let Some(to) = delivery.reply {
+            let err = RequestError::AgentFailed {
+                name: cell.name.to_string(),
+                failure: failure.clone(),
+            };
+            self.answer(cell, to, Err(err));
+        }
+    }
+
+    /// Answers a delivery the agent will never handle, with its status.
+    pub(crate) fn reject(&self, cell: &AgentCell, delivery: Delivery) {
+        let Some(to) = delivery.reply else { return };
+        let err = match cell.status() {
+            Status::Failed(Failure::Killed) | Status::Stopped | Status::Stopping => {
+                RequestError::Dropped(cell.name.to_string())
+            }
+            Status::Failed(failure) => RequestError::AgentFailed {
+                name: cell.name.to_string(),
+                failure,
+            },
+            Status::Running => RequestError::Dropped(cell.name.to_string()),
+        };
+        self.answer(cell, to, Err(err));
+    }
+}
