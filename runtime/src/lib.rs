@@ -10,6 +10,7 @@
 //!   imports. Knows nothing of routing.
 //! - [`node`]: the async shell: registry, mailboxes, drains, routing,
 //!   requests. [`node::Node`] is the entry point of the library.
+//! - [`persist`]: SQLite storage of agent specs and state (durable nodes).
 //! - [`measure`]: HdrHistogram recorders and the statistics they report.
 //! - [`script`]: the sandboxed Rhai engine and the API scripts use.
 //! - [`report`]: terminal tables and JSON reports.
@@ -21,5 +22,6 @@ pub mod core;
 pub mod host;
 pub mod measure;
 pub mod node;
+pub mod persist;
 pub mod report;
 pub mod script;

@@ -12,6 +12,7 @@ use anyhow::Context;
 use caxton::core::limits::{parse_duration, parse_size};
 use caxton::host::{CaxtonEngine, EngineOptions};
 use caxton::node::Node;
+use caxton::persist::Db;
 use caxton::report::render_table;
 use caxton::script::{Runner, ScriptContext, ScriptLimits};
 use clap::Parser;
@@ -67,6 +68,12 @@ struct Cli {
     /// Compile every component afresh; read and write no cache.
     #[arg(long)]
     no_cache: bool,
+
+    /// Make the node durable: agent specs and state are kept in DIR/node.db
+    /// (SQLite), and the agents stored there are started again (with their
+    /// state) before the script runs. Queued messages are not kept.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 fn duration_arg(text: &str) -> Result<Duration, String> {
@@ -133,8 +140,30 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         ..EngineOptions::default()
     })
     .context("starting the node")?;
-    let node = Node::new(engine, runtime.handle().clone());
-    let ctx = ScriptContext::new(node, &path);
+    let (node, restore) = match &cli.data_dir {
+        None => (Node::new(engine, runtime.handle().clone()), None),
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the data dir {}", dir.display()))?;
+            let db = Db::open(&dir.join("node.db"))?;
+            let node = Node::durable(engine, runtime.handle().clone(), db);
+            let report = runtime.block_on(node.restore())?;
+            if !cli.quiet && (report.restored > 0 || !report.failed.is_empty()) {
+                eprintln!(
+                    "restored {} agents from {} in {:.1} ms",
+                    report.restored,
+                    dir.display(),
+                    report.took.as_secs_f64() * 1e3
+                );
+            }
+            for (agent, why) in &report.failed {
+                eprintln!("warning: agent {agent} could not be restored: {why}");
+            }
+            (node, Some(report))
+        }
+    };
+    let mut ctx = ScriptContext::new(node, &path);
+    ctx.restore = restore;
     let limits = ScriptLimits {
         wall_clock: cli.timeout,
         ..ScriptLimits::default()

@@ -86,7 +86,7 @@ fn split_number(text: &str) -> Option<(f64, &str)> {
 }
 
 /// The hard limits one agent runs under.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgentLimits {
     /// Linear memory the agent may grow to, in bytes.
     pub memory: u64,

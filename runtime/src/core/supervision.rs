@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use super::failure::Failure;
 
 /// When a failed agent is started again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum RestartMode {
     /// A failure is final.
     #[default]
@@ -36,7 +37,7 @@ impl std::str::FromStr for RestartMode {
 }
 
 /// How an agent is supervised.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestartPolicy {
     /// When to restart.
     pub mode: RestartMode,

@@ -69,18 +69,21 @@ impl AgentCtx {
         }
     }
 
-    /// Commits the state writes of a call that returned normally.
-    pub(crate) fn commit_state(&mut self) {
+    /// Commits the state writes of a call that returned normally to the
+    /// shared state, and returns them (for durable storage).
+    pub(crate) fn commit_state(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
         if self.overlay.is_empty() {
-            return;
+            return Vec::new();
         }
         let mut state = self.state.lock().unwrap();
-        for (key, value) in self.overlay.drain() {
+        let writes: Vec<_> = self.overlay.drain().collect();
+        for (key, value) in &writes {
             match value {
-                Some(v) => state.insert(key, v),
-                None => state.remove(&key),
+                Some(v) => state.insert(key.clone(), v.clone()),
+                None => state.remove(key),
             };
         }
+        writes
     }
 
     /// Forgets everything a failed call did.

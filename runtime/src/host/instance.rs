@@ -36,6 +36,7 @@ pub struct AgentInstance {
     store: Store<AgentCtx>,
     bindings: Agent,
     ticks_per_message: u64,
+    init_writes: Vec<(String, Option<Vec<u8>>)>,
 }
 
 impl AgentInstance {
@@ -91,6 +92,7 @@ impl AgentInstance {
             store,
             bindings,
             ticks_per_message,
+            init_writes: Vec::new(),
         };
         match instance
             .bindings
@@ -98,7 +100,7 @@ impl AgentInstance {
             .await
         {
             Ok(Ok(())) => {
-                instance.store.data_mut().commit_state();
+                instance.init_writes = instance.store.data_mut().commit_state();
                 Ok(instance)
             }
             Ok(Err(reason)) => Err(Failure::Init(reason)),
@@ -145,9 +147,10 @@ impl AgentInstance {
         match result {
             Ok(failures) => {
                 let ctx = self.store.data_mut();
-                ctx.commit_state();
+                let writes = ctx.commit_state();
                 let mut effects = std::mem::take(&mut ctx.effects);
                 effects.failures = failures;
+                effects.state_writes = writes;
                 ctx.batch.clear();
                 Ok(effects)
             }
@@ -188,6 +191,11 @@ impl AgentInstance {
                 detail: None,
             },
         }
+    }
+
+    /// The state writes `init` made (for durable storage).
+    pub fn take_init_writes(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
+        std::mem::take(&mut self.init_writes)
     }
 
     /// The agent's name.

@@ -82,7 +82,7 @@ impl Node {
             }
             Err((failure, envelopes)) => {
                 *instance = None;
-                tracing::warn!(
+                tracing::debug!(
                     agent = &*cell.name,
                     tenant = &*cell.tenant,
                     "agent failed: {failure}"
@@ -159,7 +159,9 @@ impl Node {
             state: cell.state.clone(),
             kill: cell.kill.clone(),
         };
-        AgentInstance::start(&self.inner.engine, &cell.plugin, spec).await
+        let mut instance = AgentInstance::start(&self.inner.engine, &cell.plugin, spec).await?;
+        self.persist_writes(cell, &instance.take_init_writes());
+        Ok(instance)
     }
 
     /// Puts a failed batch back at the front of the mailbox. A single
@@ -198,7 +200,7 @@ impl Node {
             payload,
             ..
         } = env;
-        tracing::warn!(
+        tracing::debug!(
             agent = &*cell.name,
             id,
             "message moved to the dead-letter queue: {failure}"

@@ -21,6 +21,7 @@ use crate::core::name;
 use crate::core::supervision::RestartPolicy;
 use crate::host::{AgentInstance, CaxtonEngine, InstanceSpec, Plugin, PluginError};
 use crate::measure::{Stats, new_histogram};
+use crate::persist::Db;
 
 /// How to spawn one agent.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +58,8 @@ pub(crate) struct NodeInner {
     next_id: AtomicU64,
     pub(crate) undeliverable: AtomicU64,
     pub(crate) dead_letters: Mutex<Vec<DeadLetter>>,
+    /// Where specs and state are stored, on a durable node.
+    pub(crate) db: Option<Db>,
     /// Failure -> serving again, per failure label.
     recovery: Mutex<HashMap<&'static str, Histogram<u64>>>,
 }
@@ -70,8 +73,13 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// A node on `engine` whose agents run on the runtime behind `rt`.
+    /// A node on `engine` whose agents run on the runtime behind `rt`,
+    /// keeping everything in memory.
     pub fn new(engine: CaxtonEngine, rt: Handle) -> Node {
+        Node::build(engine, rt, None)
+    }
+
+    pub(crate) fn build(engine: CaxtonEngine, rt: Handle, db: Option<Db>) -> Node {
         Node {
             inner: Arc::new(NodeInner {
                 engine,
@@ -81,6 +89,7 @@ impl Node {
                 next_id: AtomicU64::new(1),
                 undeliverable: AtomicU64::new(0),
                 dead_letters: Mutex::new(Vec::new()),
+                db,
                 recovery: Mutex::new(HashMap::new()),
             }),
         }
@@ -115,11 +124,23 @@ impl Node {
         self.inner.next_id.fetch_add(1, Relaxed)
     }
 
-    /// Spawns one agent: instantiates the plugin and runs its `init`.
+    /// Spawns one agent: instantiates the plugin and runs its `init`. On a
+    /// durable node the agent's spec is stored, so it comes back after a
+    /// node restart.
     pub async fn spawn(
         &self,
         plugin: &Plugin,
         options: SpawnOptions,
+    ) -> Result<AgentHandle, SpawnError> {
+        self.spawn_with_state(plugin, options, HashMap::new()).await
+    }
+
+    /// [`Node::spawn`] with the agent's state already populated (a restore).
+    pub(crate) async fn spawn_with_state(
+        &self,
+        plugin: &Plugin,
+        options: SpawnOptions,
+        state: HashMap<String, Vec<u8>>,
     ) -> Result<AgentHandle, SpawnError> {
         options.limits.check(self.inner.engine.options.max_memory)?;
         let tenant = options.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string());
@@ -139,7 +160,7 @@ impl Node {
             limits: options.limits.clone(),
             policy: options.restart.clone(),
             config: options.config.clone(),
-            state: Default::default(),
+            state: Arc::new(Mutex::new(state)),
             kill: Arc::new(AtomicBool::new(false)),
             inner: Mutex::new(Inner::new(options.limits.mailbox)),
             instance: Mutex::new(None),
@@ -153,7 +174,8 @@ impl Node {
             kill: cell.kill.clone(),
         };
         match AgentInstance::start(&self.inner.engine, plugin, spec).await {
-            Ok(instance) => {
+            Ok(mut instance) => {
+                self.persist_spawn(&cell, instance.take_init_writes());
                 *cell.instance.lock().unwrap() = Some(instance);
                 self.release(&cell);
                 Ok(AgentHandle::new(self.clone(), cell))
@@ -417,6 +439,7 @@ impl Node {
     pub fn stop(&self, agent: &AgentHandle) {
         agent.cell.stop();
         self.unregister(&agent.cell);
+        self.forget(&agent.cell);
     }
 
     /// Abrupt stop: a running handler is interrupted at the next epoch
@@ -426,6 +449,7 @@ impl Node {
             self.reject(&agent.cell, delivery);
         }
         self.unregister(&agent.cell);
+        self.forget(&agent.cell);
     }
 }
 

@@ -10,6 +10,7 @@
 mod cell;
 mod dead_letter;
 mod drain;
+mod durable;
 mod error;
 mod handle;
 mod local;
@@ -17,6 +18,7 @@ mod route;
 
 pub use cell::Status;
 pub use dead_letter::DeadLetter;
+pub use durable::RestoreReport;
 pub use error::{RequestError, SendError, SpawnError};
 pub use handle::AgentHandle;
 pub use local::{Node, SpawnOptions};

@@ -20,6 +20,9 @@ impl Node {
         if effects.is_empty() && slots.iter().all(|(_, s)| s.is_none()) {
             return;
         }
+        // State first: nobody hears of a handled message before its state
+        // writes are stored.
+        self.persist_writes(cell, &effects.state_writes);
         let mut take = |id: u64| {
             slots
                 .iter_mut()

@@ -20,6 +20,8 @@ pub struct ScriptContext {
     pub report: Arc<Mutex<Report>>,
     /// How long `request` waits by default.
     pub request_timeout: Duration,
+    /// What restoring a durable node brought back, if it was restored.
+    pub restore: Option<crate::node::RestoreReport>,
 }
 
 impl std::fmt::Debug for ScriptContext {
@@ -37,6 +39,7 @@ impl ScriptContext {
             node,
             report: Arc::new(Mutex::new(Report::new(script))),
             request_timeout: Duration::from_secs(10),
+            restore: None,
         }
     }
 

@@ -148,6 +148,32 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
     engine.register_fn("agent_count", move || c.node.agent_count() as i64);
     let c = ctx.clone();
+    engine.register_fn("agent", move |name: &str| -> Fallible<AgentHandle> {
+        c.node
+            .agent(crate::node::DEFAULT_TENANT, name)
+            .ok_or_else(|| fail(format!("no agent named `{name}` on this node")))
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "agent",
+        move |tenant: &str, name: &str| -> Fallible<AgentHandle> {
+            c.node
+                .agent(tenant, name)
+                .ok_or_else(|| fail(format!("no agent named `{name}` in tenant `{tenant}`")))
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("restore_report", move || -> Dynamic {
+        let Some(r) = &c.restore else {
+            return Dynamic::UNIT;
+        };
+        let mut m = Map::new();
+        m.insert("restored".into(), Dynamic::from(r.restored as i64));
+        m.insert("failed".into(), Dynamic::from(r.failed.len() as i64));
+        m.insert("took_ns".into(), Dynamic::from(r.took.as_nanos() as i64));
+        Dynamic::from_map(m)
+    });
+    let c = ctx.clone();
     engine.register_fn("dead_letters", move || -> Array {
         c.node
             .dead_letters()
@@ -167,8 +193,11 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
     });
     let c = ctx.clone();
     engine.register_fn("recovery", move || -> Map {
-        c.node
-            .recovery_stats()
+        let stats = c.node.recovery_stats();
+        for s in &stats {
+            c.record(s.clone());
+        }
+        stats
             .iter()
             .map(|s| {
                 let label = s
