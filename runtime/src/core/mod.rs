@@ -6,10 +6,12 @@
 //! - [`envelope`]: a message as the node moves it, and what a handler did.
 //! - [`mailbox`]: a bounded queue that hands back what does not fit.
 //! - [`failure`]: why an agent stopped, as a typed reason.
+//! - [`frame`]: the length-prefixed wire format and its decoder.
 //! - [`supervision`]: restart policy, backoff and the restart budget.
 
 pub mod envelope;
 pub mod failure;
+pub mod frame;
 pub mod limits;
 pub mod mailbox;
 pub mod name;
