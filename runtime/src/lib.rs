@@ -10,6 +10,7 @@
 //!   imports. Knows nothing of routing.
 //! - [`node`]: the async shell: registry, mailboxes, drains, routing,
 //!   requests. [`node::Node`] is the entry point of the library.
+//! - [`net`]: QUIC transport: pinned TLS, tenant tokens, frames <-> node.
 //! - [`persist`]: SQLite storage of agent specs and state (durable nodes).
 //! - [`measure`]: HdrHistogram recorders and the statistics they report.
 //! - [`script`]: the sandboxed Rhai engine and the API scripts use.
@@ -21,6 +22,7 @@
 pub mod core;
 pub mod host;
 pub mod measure;
+pub mod net;
 pub mod node;
 pub mod persist;
 pub mod report;

@@ -4,6 +4,7 @@
 mod agents;
 mod durable;
 mod failures;
+mod net;
 mod plugins;
 mod scripts;
 mod supervision;

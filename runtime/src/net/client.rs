@@ -1,0 +1,224 @@
+//! Talking to a remote node.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use super::NetError;
+use super::tls::client_config;
+use super::wire::{ReadError, read_frame, writer};
+use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, PROTOCOL_VERSION};
+
+type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Frame>>>>>;
+
+/// A connection to a remote node, authenticated as one tenant.
+#[derive(Debug, Clone)]
+pub struct RemoteNode {
+    conn: quinn::Connection,
+    tx: mpsc::Sender<Frame>,
+    pending: Pending,
+    next: Arc<AtomicU64>,
+    _endpoint: quinn::Endpoint,
+}
+
+impl RemoteNode {
+    /// Connects to `addr`, trusting only the certificate with `fingerprint`,
+    /// and authenticates with `token`. Must run inside a tokio runtime.
+    pub async fn connect(
+        addr: SocketAddr,
+        fingerprint: &str,
+        token: &str,
+    ) -> Result<RemoteNode, NetError> {
+        let unreachable = |why: String| NetError::Connect {
+            addr: addr.to_string(),
+            why,
+        };
+        let bind: SocketAddr = if addr.is_ipv6() {
+            "[::]:0".parse().unwrap()
+        } else {
+            "0.0.0.0:0".parse().unwrap()
+        };
+        let mut endpoint = quinn::Endpoint::client(bind).map_err(|e| unreachable(e.to_string()))?;
+        endpoint.set_default_client_config(client_config(fingerprint)?);
+        let conn = endpoint
+            .connect(addr, "caxton.node")
+            .map_err(|e| unreachable(e.to_string()))?
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let (mut send, mut recv) = conn
+            .open_bi()
+            .await
+            .map_err(|e| NetError::Lost(e.to_string()))?;
+        let mut hello = bytes::BytesMut::new();
+        Frame::Hello {
+            version: PROTOCOL_VERSION,
+            token: token.to_string(),
+        }
+        .encode(&mut hello)
+        .map_err(|e| NetError::Refused(e.to_string()))?;
+        send.write_all(&hello)
+            .await
+            .map_err(|e| NetError::Lost(e.to_string()))?;
+        let mut dec = Decoder::new(DEFAULT_MAX_FRAME);
+        let welcome =
+            tokio::time::timeout(Duration::from_secs(10), read_frame(&mut recv, &mut dec))
+                .await
+                .map_err(|_| NetError::Timeout(Duration::from_secs(10)))?;
+        match welcome {
+            Ok(Some(Frame::Welcome { .. })) => {}
+            Ok(Some(other)) => {
+                return Err(NetError::Refused(format!("unexpected answer {other:?}")));
+            }
+            Ok(None) | Err(ReadError::Stream(_)) => {
+                let why = match conn.close_reason() {
+                    Some(quinn::ConnectionError::ApplicationClosed(close)) => {
+                        String::from_utf8_lossy(&close.reason).into_owned()
+                    }
+                    Some(other) => other.to_string(),
+                    None => "the node closed the stream".into(),
+                };
+                return Err(NetError::Refused(why));
+            }
+            Err(ReadError::Frame(e)) => return Err(NetError::Refused(e.to_string())),
+        }
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(writer(send, rx));
+        let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
+        tokio::spawn(reader(recv, dec, pending.clone()));
+        Ok(RemoteNode {
+            conn,
+            tx,
+            pending,
+            next: Arc::new(AtomicU64::new(1)),
+            _endpoint: endpoint,
+        })
+    }
+
+    async fn call(
+        &self,
+        make: impl FnOnce(u64) -> Frame,
+        timeout: Duration,
+    ) -> Result<Frame, NetError> {
+        let req = self.next.fetch_add(1, Relaxed);
+        let (tx, rx) = oneshot::channel();
+        match self.pending.lock().unwrap().as_mut() {
+            Some(pending) => pending.insert(req, tx),
+            None => return Err(self.lost()),
+        };
+        self.tx.send(make(req)).await.map_err(|_| self.lost())?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Frame::Error { message, .. })) => Err(NetError::Remote(message)),
+            Ok(Ok(frame)) => Ok(frame),
+            Ok(Err(_)) => Err(self.lost()),
+            Err(_) => {
+                if let Some(p) = self.pending.lock().unwrap().as_mut() {
+                    p.remove(&req);
+                }
+                Err(NetError::Timeout(timeout))
+            }
+        }
+    }
+
+    fn lost(&self) -> NetError {
+        let why = self
+            .conn
+            .close_reason()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "the connection closed".into());
+        NetError::Lost(why)
+    }
+
+    /// Spawns a built-in plugin on the node; `options` is a JSON object of
+    /// spawn options (name, memory, deadline, mailbox, config).
+    pub async fn spawn(&self, plugin: &str, options: &str) -> Result<String, NetError> {
+        let frame = self
+            .call(
+                |req| Frame::Spawn {
+                    req,
+                    plugin: plugin.into(),
+                    options: options.into(),
+                },
+                Duration::from_secs(30),
+            )
+            .await?;
+        match frame {
+            Frame::Spawned { name, .. } => Ok(name),
+            other => Err(NetError::Remote(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Sends a request to an agent and waits for its reply.
+    pub async fn request(
+        &self,
+        agent: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, NetError> {
+        let frame = self
+            .call(
+                |req| Frame::Request {
+                    req,
+                    to: agent.into(),
+                    payload: Bytes::from(payload),
+                },
+                timeout,
+            )
+            .await?;
+        match frame {
+            Frame::Reply { payload, .. } => Ok(payload.to_vec()),
+            other => Err(NetError::Remote(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Fire and forget.
+    pub async fn send(&self, agent: &str, payload: Vec<u8>) -> Result<(), NetError> {
+        self.tx
+            .send(Frame::Send {
+                to: agent.into(),
+                payload: Bytes::from(payload),
+            })
+            .await
+            .map_err(|_| self.lost())
+    }
+
+    /// Stops (or kills) an agent.
+    pub async fn stop(&self, agent: &str, kill: bool) -> Result<(), NetError> {
+        self.call(
+            |req| Frame::Stop {
+                req,
+                name: agent.into(),
+                kill,
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+/// Hands each answer to whoever waits for it; when the connection ends,
+/// drops every waiter so pending calls fail at once instead of hanging.
+async fn reader(mut recv: quinn::RecvStream, mut dec: Decoder, pending: Pending) {
+    while let Ok(Some(frame)) = read_frame(&mut recv, &mut dec).await {
+        let req = match &frame {
+            Frame::Reply { req, .. } | Frame::Spawned { req, .. } | Frame::Error { req, .. } => {
+                *req
+            }
+            _ => continue,
+        };
+        let waiter = pending
+            .lock()
+            .unwrap()
+            .as_mut()
+            .and_then(|p| p.remove(&req));
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(frame);
+        }
+    }
+    pending.lock().unwrap().take();
+}

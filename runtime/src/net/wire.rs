@@ -1,0 +1,55 @@
+//! Reading and writing frames on a QUIC stream.
+
+use bytes::BytesMut;
+use quinn::{RecvStream, SendStream};
+use tokio::sync::mpsc;
+
+use crate::core::frame::{Decoder, Frame, FrameError};
+
+/// Why no frame could be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The bytes were not a valid frame.
+    Frame(FrameError),
+    /// The stream or connection failed.
+    Stream(String),
+}
+
+/// Reads the next frame; `Ok(None)` when the peer finished the stream.
+pub(crate) async fn read_frame(
+    recv: &mut RecvStream,
+    dec: &mut Decoder,
+) -> Result<Option<Frame>, ReadError> {
+    loop {
+        if let Some(frame) = dec.next_frame().map_err(ReadError::Frame)? {
+            return Ok(Some(frame));
+        }
+        match recv.read_chunk(64 << 10, true).await {
+            Ok(Some(chunk)) => dec.push(&chunk.bytes),
+            Ok(None) if dec.buffered() == 0 => return Ok(None),
+            Ok(None) => return Err(ReadError::Stream("the stream ended inside a frame".into())),
+            Err(e) => return Err(ReadError::Stream(e.to_string())),
+        }
+    }
+}
+
+/// Writes queued frames, batching whatever is queued into one write.
+pub(crate) async fn writer(mut send: SendStream, mut rx: mpsc::Receiver<Frame>) {
+    let mut buf = BytesMut::with_capacity(64 << 10);
+    while let Some(frame) = rx.recv().await {
+        buf.clear();
+        let mut next = Some(frame);
+        while let Some(frame) = next.take() {
+            if let Err(e) = frame.encode(&mut buf) {
+                tracing::warn!("dropping a frame that cannot be encoded: {e}");
+            }
+            if buf.len() < (256 << 10) {
+                next = rx.try_recv().ok();
+            }
+        }
+        if send.write_all(&buf).await.is_err() {
+            return;
+        }
+    }
+    let _ = send.finish();
+}

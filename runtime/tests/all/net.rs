@@ -1,0 +1,196 @@
+//! QUIC on real sockets on 127.0.0.1: a node, clients, and what goes wrong.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use caxton::core::frame::{Frame, PROTOCOL_VERSION};
+use caxton::net::NetError;
+use caxton::net::client::RemoteNode;
+use caxton::net::server::{Server, ServerOptions};
+use caxton::net::tls::Identity;
+
+use super::util::{TIMEOUT, TestNode, node};
+
+const TOKEN: &str = "s3cret-token";
+
+fn serve(t: &TestNode) -> Server {
+    let identity = Identity::generate().unwrap();
+    let options = ServerOptions::new("127.0.0.1:0".parse().unwrap(), TOKEN, "acme");
+    Server::start(t.node.clone(), &identity, options).unwrap()
+}
+
+fn connect(
+    t: &TestNode,
+    server: &Server,
+    fingerprint: &str,
+    token: &str,
+) -> Result<RemoteNode, NetError> {
+    t.node
+        .runtime()
+        .block_on(RemoteNode::connect(server.local_addr(), fingerprint, token))
+}
+
+#[test]
+fn a_client_spawns_and_requests_on_a_remote_node() {
+    let t = node();
+    let server = serve(&t);
+    let client = connect(&t, &server, server.fingerprint(), TOKEN).unwrap();
+    let rt = t.node.runtime().clone();
+    let name = rt
+        .block_on(client.spawn("echo", r#"{"name":"far","memory":"8 MiB"}"#))
+        .unwrap();
+    assert_eq!(name, "far");
+    // The agent lives in the token's tenant.
+    assert!(t.node.agent("acme", "far").is_some());
+    assert!(t.node.agent("default", "far").is_none());
+    let reply = rt
+        .block_on(client.request("far", b"over quic".to_vec(), TIMEOUT))
+        .unwrap();
+    assert_eq!(reply, b"over quic");
+    // Many requests in flight on one stream, correlated by id.
+    let replies = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..200u32 {
+            let c = client.clone();
+            tasks.push(tokio::spawn(async move {
+                c.request("far", i.to_le_bytes().to_vec(), TIMEOUT).await
+            }));
+        }
+        let mut out = Vec::new();
+        for task in tasks {
+            out.push(task.await.unwrap().unwrap());
+        }
+        out
+    });
+    for (i, r) in replies.iter().enumerate() {
+        assert_eq!(r, &(i as u32).to_le_bytes());
+    }
+    let err = rt
+        .block_on(client.request("nobody", b"x".to_vec(), TIMEOUT))
+        .unwrap_err();
+    assert!(err.to_string().contains("no agent named `nobody`"), "{err}");
+    let err = rt
+        .block_on(client.spawn("/etc/passwd.wasm", ""))
+        .unwrap_err();
+    assert!(err.to_string().contains("built-in plugins only"), "{err}");
+    rt.block_on(client.stop("far", true)).unwrap();
+    assert!(t.node.agent("acme", "far").is_none());
+}
+
+#[test]
+fn a_wrong_token_is_refused_and_counted() {
+    let t = node();
+    let server = serve(&t);
+    let err = connect(&t, &server, server.fingerprint(), "guess").unwrap_err();
+    assert!(matches!(err, NetError::Refused(_)), "{err}");
+    assert!(
+        err.to_string().contains("tenant token was not accepted"),
+        "{err}"
+    );
+    assert_eq!(server.counters().auth_failures.load(Relaxed), 1);
+    // The node still serves the right token.
+    connect(&t, &server, server.fingerprint(), TOKEN).unwrap();
+}
+
+#[test]
+fn a_wrong_fingerprint_fails_the_handshake() {
+    let t = node();
+    let server = serve(&t);
+    let other = Identity::generate().unwrap().fingerprint();
+    let err = connect(&t, &server, &other, TOKEN).unwrap_err();
+    assert!(matches!(err, NetError::Connect { .. }), "{err}");
+    assert!(err.to_string().contains("fingerprint mismatch"), "{err}");
+}
+
+/// Opens a raw stream, says hello properly, then sends `bytes`.
+fn raw_after_hello(t: &TestNode, server: &Server, bytes: Vec<u8>) -> quinn::Connection {
+    let fingerprint = server.fingerprint().to_string();
+    let addr = server.local_addr();
+    t.node.runtime().block_on(async move {
+        let mut endpoint = quinn::Endpoint::client("0.0.0.0:0".parse().unwrap()).unwrap();
+        endpoint.set_default_client_config(caxton::net::tls::client_config(&fingerprint).unwrap());
+        let conn = endpoint
+            .connect(addr, "caxton.node")
+            .unwrap()
+            .await
+            .unwrap();
+        let (mut send, _recv) = conn.open_bi().await.unwrap();
+        let mut hello = bytes::BytesMut::new();
+        Frame::Hello {
+            version: PROTOCOL_VERSION,
+            token: TOKEN.into(),
+        }
+        .encode(&mut hello)
+        .unwrap();
+        send.write_all(&hello).await.unwrap();
+        send.write_all(&bytes).await.unwrap();
+        let _ = tokio::time::timeout(Duration::from_secs(10), conn.closed()).await;
+        conn
+    })
+}
+
+#[test]
+fn an_oversized_frame_closes_only_that_connection() {
+    let t = node();
+    let server = serve(&t);
+    let good = connect(&t, &server, server.fingerprint(), TOKEN).unwrap();
+    let rt = t.node.runtime().clone();
+    rt.block_on(good.spawn("echo", r#"{"name":"e"}"#)).unwrap();
+    let huge = (64u32 << 20).to_le_bytes().to_vec();
+    let conn = raw_after_hello(&t, &server, huge);
+    let reason = conn
+        .close_reason()
+        .expect("the node closed the connection")
+        .to_string();
+    assert!(reason.contains("over the limit"), "{reason}");
+    assert_eq!(server.counters().bad_frames.load(Relaxed), 1);
+    assert_eq!(
+        rt.block_on(good.request("e", b"fine".to_vec(), TIMEOUT))
+            .unwrap(),
+        b"fine"
+    );
+}
+
+#[test]
+fn garbage_on_a_stream_closes_only_that_connection() {
+    let t = node();
+    let server = serve(&t);
+    let good = connect(&t, &server, server.fingerprint(), TOKEN).unwrap();
+    let rt = t.node.runtime().clone();
+    rt.block_on(good.spawn("echo", r#"{"name":"e"}"#)).unwrap();
+    let garbage = vec![9, 0, 0, 0, 0xee, 1, 2, 3, 4, 5, 6, 7, 8];
+    let conn = raw_after_hello(&t, &server, garbage);
+    let reason = conn.close_reason().expect("closed").to_string();
+    assert!(reason.contains("unknown frame type"), "{reason}");
+    assert_eq!(
+        rt.block_on(good.request("e", b"fine".to_vec(), TIMEOUT))
+            .unwrap(),
+        b"fine"
+    );
+}
+
+#[test]
+fn a_server_going_away_gives_waiting_clients_an_error_not_a_hang() {
+    let t = node();
+    let server = serve(&t);
+    let client = connect(&t, &server, server.fingerprint(), TOKEN).unwrap();
+    let rt = t.node.runtime().clone();
+    let name = rt
+        .block_on(client.spawn("crasher", r#"{"deadline":"30s"}"#))
+        .unwrap();
+    // A request that will not be answered before the node closes.
+    let c = client.clone();
+    let waiting = rt.spawn(async move {
+        c.request(&name, b"loop".to_vec(), Duration::from_secs(60))
+            .await
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    server.close();
+    let err = rt.block_on(waiting).unwrap().unwrap_err();
+    assert!(matches!(err, NetError::Lost(_)), "{err}");
+    assert!(err.to_string().contains("shutting down"), "{err}");
+    let err = rt
+        .block_on(client.request("x", vec![], TIMEOUT))
+        .unwrap_err();
+    assert!(matches!(err, NetError::Lost(_)), "{err}");
+}
