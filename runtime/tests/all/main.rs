@@ -7,5 +7,6 @@ mod failures;
 mod net;
 mod plugins;
 mod scripts;
+mod serve;
 mod supervision;
 mod util;

@@ -1,0 +1,174 @@
+//! `caxton-run`: runs a Rhai workflow script against an embedded Caxton
+//! node (`caxton-run SCRIPT`), or runs a node reachable over QUIC
+//! (`caxton-run serve`).
+//!
+//! The only place that reads the environment, picks directories or files,
+//! or installs signal handlers: the library receives everything as arguments.
+
+mod script;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use caxton::core::limits::{parse_duration, parse_size};
+use caxton::host::{CaxtonEngine, EngineOptions};
+use caxton::node::{Node, RestoreReport};
+use caxton::persist::Db;
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, documented in `docs/scripting.md`.
+mod exit {
+    /// The script ran to the end (or the node shut down cleanly).
+    pub const OK: u8 = 0;
+    /// The script failed (syntax or run-time error) or the node could not start.
+    pub const ERROR: u8 = 1;
+}
+
+/// Run a Caxton workflow script: spawn WebAssembly agents, drive them,
+/// measure them, report. Or run a node that clients reach over QUIC.
+///
+/// The script is Rhai with the Caxton API (plugin, spawn, spawn_many, send,
+/// request, stop, kill, measure, ...); see docs/scripting.md. Built-in
+/// plugins: echo, counter, compute, hog, crasher, relay; any other component
+/// loads by path.
+///
+/// Exit codes: 0 ok, 1 script or runtime error (printed as file:line:col with
+/// the source line), 2 bad command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "caxton-run",
+    version,
+    verbatim_doc_comment,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    script: script::ScriptArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node that clients reach over QUIC (TLS 1.3, pinned certificate,
+    /// tenant token), until Ctrl-C.
+    Serve(serve::ServeArgs),
+}
+
+/// How the node is sized and where it keeps things (script and serve alike).
+#[derive(Debug, Args)]
+struct NodeArgs {
+    /// How many agents the node can hold at once (sizes the instance pool).
+    #[arg(long, default_value_t = 12_000)]
+    max_agents: u32,
+
+    /// The most linear memory any agent may be given (e.g. 256MiB, 1GiB).
+    #[arg(long, default_value = "1GiB", value_parser = size_arg)]
+    max_memory: u64,
+
+    /// Where compiled components are cached [default: $XDG_CACHE_HOME/caxton or ~/.cache/caxton].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile every component afresh; read and write no cache.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// Make the node durable: agent specs and state are kept in DIR/node.db
+    /// (SQLite), and the agents stored there are started again (with their
+    /// state) on start. Queued messages are not kept.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+fn duration_arg(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn size_arg(text: &str) -> Result<u64, String> {
+    parse_size(text).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = cli.command.is_none() && cli.script.quiet;
+    init_logging(quiet);
+    let result = match cli.command {
+        Some(Command::Serve(args)) => serve::run(args),
+        None => script::run(cli.script),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn init_logging(quiet: bool) {
+    let default = if quiet { "error" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAXTON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("caxton"))
+}
+
+/// Starts the runtime and the node (durable and restored with a data dir).
+fn start_node(
+    args: &NodeArgs,
+    quiet: bool,
+) -> anyhow::Result<(tokio::runtime::Runtime, Node, Option<RestoreReport>)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("caxton-worker")
+        .build()
+        .context("starting the tokio runtime")?;
+    let cache_dir = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(default_cache_dir)
+    };
+    let engine = CaxtonEngine::new(EngineOptions {
+        max_agents: args.max_agents,
+        max_memory: args.max_memory,
+        cache_dir,
+        ..EngineOptions::default()
+    })
+    .context("starting the node")?;
+    let Some(dir) = &args.data_dir else {
+        let node = Node::new(engine, runtime.handle().clone());
+        return Ok((runtime, node, None));
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data dir {}", dir.display()))?;
+    let db = Db::open(&dir.join("node.db"))?;
+    let node = Node::durable(engine, runtime.handle().clone(), db);
+    let report = runtime.block_on(node.restore())?;
+    if !quiet && (report.restored > 0 || !report.failed.is_empty()) {
+        eprintln!(
+            "restored {} agents from {} in {:.1} ms",
+            report.restored,
+            dir.display(),
+            report.took.as_secs_f64() * 1e3
+        );
+    }
+    for (agent, why) in &report.failed {
+        eprintln!("warning: agent {agent} could not be restored: {why}");
+    }
+    Ok((runtime, node, Some(report)))
+}

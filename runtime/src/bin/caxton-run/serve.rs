@@ -1,0 +1,120 @@
+//! `caxton-run serve`: a node that clients reach over QUIC.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use caxton::net::server::{Server, ServerOptions};
+use caxton::net::tls::Identity;
+use clap::Args;
+
+use super::{NodeArgs, exit, start_node};
+
+/// Running a node.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (UDP); port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    listen: SocketAddr,
+
+    /// The tenant the token authenticates as.
+    #[arg(long, default_value = caxton::node::DEFAULT_TENANT)]
+    tenant: String,
+
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// Runs the node until Ctrl-C.
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    let (identity, token) = match &args.node.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the data dir {}", dir.display()))?;
+            (load_or_create_identity(dir)?, load_or_create_token(dir)?)
+        }
+        None => (Identity::generate()?, new_token()?),
+    };
+    let (runtime, node, _restore) = start_node(&args.node, false)?;
+    let options = ServerOptions::new(args.listen, &token, &args.tenant);
+    let server = Server::start(node, &identity, options)?;
+    println!("caxton node listening on {}", server.local_addr());
+    println!("  fingerprint: {}", server.fingerprint());
+    println!("  token:       {token}");
+    println!("  tenant:      {}", args.tenant);
+    match &args.node.data_dir {
+        Some(dir) => println!(
+            "  data dir:    {} (identity, token and agents are kept there)",
+            dir.display()
+        ),
+        None => println!(
+            "  data dir:    none (a new identity and token each start; agents are not kept)"
+        ),
+    }
+    println!(
+        "clients pin the fingerprint and present the token (caxton::net::client::RemoteNode::connect)"
+    );
+    println!("press Ctrl-C to stop");
+    runtime
+        .block_on(tokio::signal::ctrl_c())
+        .context("waiting for Ctrl-C")?;
+    eprintln!("shutting down");
+    server.close();
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    Ok(exit::OK)
+}
+
+fn load_or_create_identity(dir: &Path) -> anyhow::Result<Identity> {
+    let cert = dir.join("identity.cert.der");
+    let key = dir.join("identity.key.der");
+    if cert.exists() && key.exists() {
+        let identity = Identity::from_der(std::fs::read(&cert)?, std::fs::read(&key)?);
+        identity
+            .server_config()
+            .with_context(|| format!("the identity in {} is unusable", dir.display()))?;
+        return Ok(identity);
+    }
+    let identity = Identity::generate()?;
+    let (cert_der, key_der) = identity.to_der();
+    std::fs::write(&cert, cert_der)?;
+    write_private(&key, &key_der)?;
+    Ok(identity)
+}
+
+fn load_or_create_token(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("token");
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        let token = token.trim().to_string();
+        anyhow::ensure!(
+            !token.is_empty(),
+            "the token file {} is empty",
+            path.display()
+        );
+        return Ok(token);
+    }
+    let token = new_token()?;
+    write_private(&path, token.as_bytes())?;
+    Ok(token)
+}
+
+/// 32 random bytes from the OS, hex-encoded.
+fn new_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes a secret readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `caxton-run serve` as a real child process: clients connect over QUIC;
+//! after SIGKILL and a restart on the same data dir, the identity, the token,
+//! the agents and their state are all back.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use caxton::net::client::RemoteNode;
+
+use super::util::{TIMEOUT, node};
+
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    fingerprint: String,
+    token: String,
+}
+
+/// Starts `caxton-run serve` on a free port and reads what it prints.
+fn serve(data_dir: &std::path::Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-agents",
+            "64",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut field = |prefix: &str| -> String {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        line.trim()
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("expected `{prefix}`, got `{line}`"))
+            .trim()
+            .to_string()
+    };
+    let addr = field("caxton node listening on").parse().unwrap();
+    let fingerprint = field("fingerprint:");
+    let token = field("token:");
+    Served {
+        child,
+        addr,
+        fingerprint,
+        token,
+    }
+}
+
+#[test]
+fn a_sigkilled_served_node_comes_back_with_identity_agents_and_state() {
+    let dir = std::env::temp_dir().join(format!("caxton-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = node();
+    let rt = t.node.runtime().clone();
+
+    let mut first = serve(&dir);
+    let client = rt
+        .block_on(RemoteNode::connect(
+            first.addr,
+            &first.fingerprint,
+            &first.token,
+        ))
+        .unwrap();
+    rt.block_on(client.spawn("counter", r#"{"name":"c"}"#))
+        .unwrap();
+    for _ in 0..3 {
+        rt.block_on(client.request("c", b"inc".to_vec(), TIMEOUT))
+            .unwrap();
+    }
+    first.child.kill().unwrap(); // SIGKILL
+    first.child.wait().unwrap();
+
+    let mut second = serve(&dir);
+    assert_eq!(
+        second.fingerprint, first.fingerprint,
+        "the identity is kept in the data dir"
+    );
+    assert_eq!(
+        second.token, first.token,
+        "the token is kept in the data dir"
+    );
+    let client = rt
+        .block_on(RemoteNode::connect(
+            second.addr,
+            &second.fingerprint,
+            &second.token,
+        ))
+        .unwrap();
+    let count = rt
+        .block_on(client.request("c", b"get".to_vec(), TIMEOUT))
+        .unwrap();
+    assert_eq!(count, b"3");
+    second.child.kill().unwrap();
+    second.child.wait().unwrap();
+}
