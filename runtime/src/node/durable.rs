@@ -89,15 +89,26 @@ impl Node {
             config: record.config,
             restart: record.restart,
         };
-        self.spawn_with_state(&plugin, options, state)
+        self.spawn_with_state(&plugin, options, state, false)
             .await
             .map(drop)
             .map_err(|e| e.to_string())
     }
 
     /// Stores a freshly spawned agent's spec (and what its `init` wrote).
-    pub(crate) fn persist_spawn(&self, cell: &AgentCell, init_writes: Vec<StateWrite>) {
+    /// A restored agent's spec and state are already stored: only its
+    /// `init` writes are.
+    pub(crate) fn persist_spawn(
+        &self,
+        cell: &AgentCell,
+        init_writes: Vec<StateWrite>,
+        fresh: bool,
+    ) {
         let Some(db) = &self.inner.db else { return };
+        if !fresh {
+            self.persist_writes(cell, &init_writes);
+            return;
+        }
         let record = AgentRecord {
             tenant: cell.tenant.to_string(),
             name: cell.name.to_string(),
@@ -106,7 +117,7 @@ impl Node {
             restart: cell.policy.clone(),
             config: cell.config.clone(),
         };
-        if let Err(e) = db.save_agent(&record) {
+        if let Err(e) = db.create_agent(&record) {
             tracing::error!(
                 agent = &*cell.name,
                 "the agent will not survive a node restart: {e}"

@@ -132,15 +132,18 @@ impl Node {
         plugin: &Plugin,
         options: SpawnOptions,
     ) -> Result<AgentHandle, SpawnError> {
-        self.spawn_with_state(plugin, options, HashMap::new()).await
+        self.spawn_with_state(plugin, options, HashMap::new(), true)
+            .await
     }
 
-    /// [`Node::spawn`] with the agent's state already populated (a restore).
+    /// [`Node::spawn`] with the agent's state already populated; `fresh`
+    /// is false for a restore (its spec and state are already stored).
     pub(crate) async fn spawn_with_state(
         &self,
         plugin: &Plugin,
         options: SpawnOptions,
         state: HashMap<String, Vec<u8>>,
+        fresh: bool,
     ) -> Result<AgentHandle, SpawnError> {
         options.limits.check(self.inner.engine.options.max_memory)?;
         let tenant = options.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string());
@@ -175,7 +178,7 @@ impl Node {
         };
         match AgentInstance::start(&self.inner.engine, plugin, spec).await {
             Ok(mut instance) => {
-                self.persist_spawn(&cell, instance.take_init_writes());
+                self.persist_spawn(&cell, instance.take_init_writes(), fresh);
                 *cell.instance.lock().unwrap() = Some(instance);
                 self.release(&cell);
                 Ok(AgentHandle::new(self.clone(), cell))

@@ -109,6 +109,26 @@ impl Db {
             .map_err(|e| self.fail(e))
     }
 
+    /// Stores a freshly spawned agent's spec and clears any state left
+    /// under its name (by an earlier agent of that name), in one transaction:
+    /// a new agent never inherits stale state.
+    pub fn create_agent(&self, record: &AgentRecord) -> Result<(), PersistError> {
+        let json = serde_json::to_string(record).expect("a record always serializes");
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction().map_err(|e| self.fail(e))?;
+        tx.execute(
+            "DELETE FROM state WHERE tenant = ?1 AND name = ?2",
+            params![record.tenant, record.name],
+        )
+        .map_err(|e| self.fail(e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO agents (tenant, name, record) VALUES (?1, ?2, ?3)",
+            params![record.tenant, record.name, json],
+        )
+        .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))
+    }
+
     /// Forgets an agent and its state (it was stopped or killed).
     pub fn delete_agent(&self, tenant: &str, name: &str) -> Result<(), PersistError> {
         let mut conn = self.conn.lock().unwrap();

@@ -79,6 +79,39 @@ fn agents_and_their_state_come_back_after_a_restart() {
 }
 
 #[test]
+fn a_fresh_agent_never_inherits_state_left_under_its_name() {
+    let dir = data_dir("stale");
+    // State left behind under the name `c` (e.g. written by a stopping agent
+    // after it was forgotten).
+    Db::open(&dir.join("node.db"))
+        .unwrap()
+        .commit_state(
+            "default",
+            "c",
+            &[("count".into(), Some(41u64.to_le_bytes().to_vec()))],
+        )
+        .unwrap();
+    {
+        let (node, _rt) = durable_node(&dir);
+        let counter = node.plugin("counter").unwrap();
+        let c = node
+            .spawn_blocking(
+                &counter,
+                SpawnOptions {
+                    name: Some("c".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(c.request_blocking(b"get".to_vec(), TIMEOUT).unwrap(), b"0");
+    }
+    let (node, rt) = durable_node(&dir);
+    assert_eq!(rt.block_on(node.restore()).unwrap().restored, 1);
+    let c = node.agent("default", "c").unwrap();
+    assert_eq!(c.request_blocking(b"get".to_vec(), TIMEOUT).unwrap(), b"0");
+}
+
+#[test]
 fn a_trapped_handler_writes_nothing_to_the_database() {
     let dir = data_dir("trap");
     let (node, _rt) = durable_node(&dir);
