@@ -377,18 +377,27 @@ impl Node {
         delivery: Delivery,
         inline: bool,
     ) -> Result<(), SendError> {
-        match cell.enqueue(delivery) {
-            Ok(Enqueued::Queued) => Ok(()),
-            Ok(Enqueued::Schedule) if inline => {
-                self.inner.rt.block_on(self.drain(cell.clone(), Some(4)));
-                Ok(())
+        self.push(cell, delivery, inline)
+            .map_err(|rejected| rejected.0)
+    }
+
+    /// Enqueues `delivery` and, if that made the agent busy, starts its
+    /// drain: inline on this thread when `inline`, else on the runtime. A
+    /// refused delivery is handed back with the reason.
+    pub(crate) fn push(
+        &self,
+        cell: &Arc<AgentCell>,
+        delivery: Delivery,
+        inline: bool,
+    ) -> Result<(), Box<(SendError, Delivery)>> {
+        match cell.enqueue(delivery)? {
+            Enqueued::Queued => {}
+            Enqueued::Schedule if inline => {
+                self.inner.rt.block_on(self.drain(cell.clone(), Some(4)))
             }
-            Ok(Enqueued::Schedule) => {
-                self.schedule(cell.clone());
-                Ok(())
-            }
-            Err(rejected) => Err(rejected.0),
+            Enqueued::Schedule => self.schedule(cell.clone()),
         }
+        Ok(())
     }
 
     /// Sends a request and waits for the reply (from inside the runtime).

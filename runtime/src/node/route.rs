@@ -75,21 +75,10 @@ impl Node {
         out: Outgoing,
         reply: Option<ReplyTo>,
     ) -> Result<(), SendError> {
-        let env = Envelope {
-            id: self.next_id(),
-            sender: from.name.to_string(),
-            conversation: out.conversation,
-            kind: out.kind,
-            payload: out.payload,
-        };
-        let delivery = Delivery::new(env, reply);
+        let delivery = Delivery::new(self.envelope_from(from, out), reply);
         let result = match self.lookup(&from.tenant, target) {
-            Ok(cell) => match cell.enqueue(delivery) {
-                Ok(super::cell::Enqueued::Schedule) => {
-                    self.schedule(cell);
-                    return Ok(());
-                }
-                Ok(super::cell::Enqueued::Queued) => return Ok(()),
+            Ok(cell) => match self.push(&cell, delivery, false) {
+                Ok(()) => return Ok(()),
                 Err(rejected) => *rejected,
             },
             Err(e) => (e, delivery),
@@ -99,6 +88,17 @@ impl Node {
             self.answer(from, to, Err(RequestError::Send(err.clone())));
         }
         Err(err)
+    }
+
+    /// A message from agent `from`, with a fresh id.
+    fn envelope_from(&self, from: &AgentCell, out: Outgoing) -> Envelope {
+        Envelope {
+            id: self.next_id(),
+            sender: from.name.to_string(),
+            conversation: out.conversation,
+            kind: out.kind,
+            payload: out.payload,
+        }
     }
 
     /// Completes a reply slot: wakes a waiting caller, or delivers a `reply`
@@ -129,23 +129,11 @@ impl Node {
                         payload: e.to_string().into_bytes(),
                     },
                 };
-                let env = Envelope {
-                    id: self.next_id(),
-                    sender: from.name.to_string(),
-                    conversation: out.conversation,
-                    kind: out.kind,
-                    payload: out.payload,
-                };
-                let delivered = self.lookup(&tenant, &name).map(|cell| {
-                    match cell.enqueue(Delivery::new(env, None)) {
-                        Ok(super::cell::Enqueued::Schedule) => self.schedule(cell),
-                        Ok(super::cell::Enqueued::Queued) => {}
-                        Err(_) => {
-                            self.inner.undeliverable.fetch_add(1, Relaxed);
-                        }
-                    }
-                });
-                if delivered.is_err() {
+                let env = self.envelope_from(from, out);
+                let delivered = self
+                    .lookup(&tenant, &name)
+                    .is_ok_and(|cell| self.push(&cell, Delivery::new(env, None), false).is_ok());
+                if !delivered {
                     self.inner.undeliverable.fetch_add(1, Relaxed);
                 }
             }

@@ -95,20 +95,6 @@ impl Db {
         }
     }
 
-    /// Stores (or replaces) an agent's spec.
-    pub fn save_agent(&self, record: &AgentRecord) -> Result<(), PersistError> {
-        let json = serde_json::to_string(record).expect("a record always serializes");
-        self.conn
-            .lock()
-            .unwrap()
-            .execute(
-                "INSERT OR REPLACE INTO agents (tenant, name, record) VALUES (?1, ?2, ?3)",
-                params![record.tenant, record.name, json],
-            )
-            .map(drop)
-            .map_err(|e| self.fail(e))
-    }
-
     /// Stores a freshly spawned agent's spec and clears any state left
     /// under its name (by an earlier agent of that name), in one transaction:
     /// a new agent never inherits stale state.
@@ -259,8 +245,8 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         {
             let db = Db::open(&path).unwrap();
-            db.save_agent(&record("a")).unwrap();
-            db.save_agent(&record("b")).unwrap();
+            db.create_agent(&record("a")).unwrap();
+            db.create_agent(&record("b")).unwrap();
             db.commit_state(
                 "t",
                 "a",

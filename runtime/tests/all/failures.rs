@@ -7,7 +7,9 @@ use caxton::core::failure::Failure;
 use caxton::core::limits::AgentLimits;
 use caxton::node::{AgentHandle, RequestError, Status};
 
-use super::util::{TIMEOUT, TestNode, assert_answers, eventually, node};
+use caxton::host::EngineOptions;
+
+use super::util::{TIMEOUT, TestNode, assert_answers, cache_dir, eventually, node, node_with};
 
 /// Sends `command` to a fresh crasher and returns how it failed.
 fn crash(t: &TestNode, command: &str, limits: AgentLimits) -> (AgentHandle, Failure) {
@@ -188,9 +190,18 @@ fn queued_requests_of_a_failed_agent_get_errors_not_hangs() {
 
 #[test]
 fn kill_interrupts_a_running_handler() {
-    let t = node();
+    // A node with a single instance slot: the next spawn can only succeed
+    // once the spinning handler was really interrupted and its instance
+    // (and pool slot) dropped. Its deadline (60 s) is far beyond the wait.
+    let t = node_with(EngineOptions {
+        max_agents: 1,
+        max_memory: 64 << 20,
+        cache_dir: cache_dir(),
+        ..EngineOptions::default()
+    });
     let limits = AgentLimits {
         deadline: Duration::from_secs(60),
+        memory: 16 << 20,
         ..AgentLimits::default()
     };
     let crasher = t.spawn("crasher", "spin", limits);
@@ -198,7 +209,11 @@ fn kill_interrupts_a_running_handler() {
     eventually(|| crasher.queued() == 0);
     crasher.kill();
     assert_eq!(crasher.status(), Status::Failed(Failure::Killed));
-    // The killed instance gives back its pool slot: the node can fill up again.
-    let bystander = t.echo("after");
-    assert_answers(&bystander);
+    let echo = t.node.plugin("echo").unwrap();
+    let mut after = None;
+    eventually(|| {
+        after = t.node.spawn_blocking(&echo, Default::default()).ok();
+        after.is_some()
+    });
+    assert_answers(&after.unwrap());
 }
