@@ -7,6 +7,7 @@
 //! - [`mailbox`]: a bounded queue that hands back what does not fit.
 //! - [`failure`]: why an agent stopped, as a typed reason.
 //! - [`frame`]: the length-prefixed wire format and its decoder.
+//! - [`spawn`]: spawn options and their one parser (scripts and clients).
 //! - [`supervision`]: restart policy, backoff and the restart budget.
 
 pub mod envelope;
@@ -15,4 +16,5 @@ pub mod frame;
 pub mod limits;
 pub mod mailbox;
 pub mod name;
+pub mod spawn;
 pub mod supervision;

@@ -23,6 +23,8 @@ pub struct RemoteNode {
     tx: mpsc::Sender<Frame>,
     pending: Pending,
     next: Arc<AtomicU64>,
+    name: Arc<str>,
+    addr: SocketAddr,
     _endpoint: quinn::Endpoint,
 }
 
@@ -69,8 +71,8 @@ impl RemoteNode {
             tokio::time::timeout(Duration::from_secs(10), read_frame(&mut recv, &mut dec))
                 .await
                 .map_err(|_| NetError::Timeout(Duration::from_secs(10)))?;
-        match welcome {
-            Ok(Some(Frame::Welcome { .. })) => {}
+        let name = match welcome {
+            Ok(Some(Frame::Welcome { node, .. })) => node,
             Ok(Some(other)) => {
                 return Err(NetError::Refused(format!("unexpected answer {other:?}")));
             }
@@ -85,7 +87,7 @@ impl RemoteNode {
                 return Err(NetError::Refused(why));
             }
             Err(ReadError::Frame(e)) => return Err(NetError::Refused(e.to_string())),
-        }
+        };
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer(send, rx));
         let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
@@ -95,8 +97,25 @@ impl RemoteNode {
             tx,
             pending,
             next: Arc::new(AtomicU64::new(1)),
+            name: name.into(),
+            addr,
             _endpoint: endpoint,
         })
+    }
+
+    /// The name the node gave in the handshake.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The node's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Closes the connection; pending calls fail at once.
+    pub fn close(&self) {
+        self.conn.close(0u32.into(), b"closed by the client");
     }
 
     async fn call(
@@ -184,6 +203,22 @@ impl RemoteNode {
             })
             .await
             .map_err(|_| self.lost())
+    }
+
+    /// Fire and forget without waiting: fails at once if the connection's
+    /// queue is full (backpressure) or the connection is gone.
+    pub fn try_send(&self, agent: &str, payload: Vec<u8>) -> Result<(), NetError> {
+        self.tx
+            .try_send(Frame::Send {
+                to: agent.into(),
+                payload: Bytes::from(payload),
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    NetError::Lost("the connection's send queue is full".into())
+                }
+                mpsc::error::TrySendError::Closed(_) => self.lost(),
+            })
     }
 
     /// Stops (or kills) an agent.

@@ -2,18 +2,19 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use hdrhistogram::Histogram;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::tls::Identity;
 use super::wire::{ReadError, read_frame, writer};
 use super::{NetError, code};
 use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, PROTOCOL_VERSION};
-use crate::core::limits::{parse_duration, parse_size};
+use crate::measure::new_histogram;
 use crate::node::{AgentHandle, Node, SpawnOptions};
 
 /// How a node listens.
@@ -25,8 +26,12 @@ pub struct ServerOptions {
     pub tokens: HashMap<String, String>,
     /// Largest frame accepted from a client.
     pub max_frame: usize,
-    /// How long a request may wait for its agent.
-    pub request_timeout: Duration,
+    /// The node's name, told to clients in the handshake (peers link it
+    /// under this name by default).
+    pub name: String,
+    /// Requests one connection may have in flight; past this the node
+    /// stops reading from it (QUIC flow control pushes back on the client).
+    pub max_in_flight: usize,
 }
 
 impl ServerOptions {
@@ -36,13 +41,14 @@ impl ServerOptions {
             listen,
             tokens: HashMap::from([(token.to_string(), tenant.to_string())]),
             max_frame: DEFAULT_MAX_FRAME,
-            request_timeout: Duration::from_secs(30),
+            name: "caxton".into(),
+            max_in_flight: 16_384,
         }
     }
 }
 
 /// What the transport has seen, for metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     /// Connections accepted (before authentication).
     pub connections: AtomicU64,
@@ -52,6 +58,23 @@ pub struct Counters {
     pub bad_frames: AtomicU64,
     /// Frames received from authenticated clients.
     pub frames_in: AtomicU64,
+    /// Connections open now (authenticated).
+    pub open: AtomicU64,
+    /// Remote requests: time from the frame's arrival to its reply, in ns.
+    pub latency: Mutex<Histogram<u64>>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            connections: AtomicU64::new(0),
+            auth_failures: AtomicU64::new(0),
+            bad_frames: AtomicU64::new(0),
+            frames_in: AtomicU64::new(0),
+            open: AtomicU64::new(0),
+            latency: Mutex::new(new_histogram()),
+        }
+    }
 }
 
 /// A listening node.
@@ -168,20 +191,26 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
             return;
         }
     };
-    let (tx, rx) = mpsc::channel(4096);
+    let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(writer(send, rx));
     let welcome = Frame::Welcome {
         version: PROTOCOL_VERSION,
-        node: "caxton".into(),
+        node: shared.options.name.clone(),
     };
-    if tx.send(welcome).await.is_err() {
+    if tx.send(welcome).is_err() {
         return;
     }
+    let in_flight = Arc::new(Semaphore::new(shared.options.max_in_flight));
+    shared.counters.open.fetch_add(1, Relaxed);
+    let _open = OpenGuard(&shared.counters);
     loop {
         match read_frame(&mut recv, &mut dec).await {
             Ok(Some(frame)) => {
                 shared.counters.frames_in.fetch_add(1, Relaxed);
-                dispatch(&shared, &tenant, frame, &tx).await;
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    return;
+                };
+                dispatch(&shared, &tenant, frame, &tx, permit).await;
             }
             Ok(None) => return,
             Err(ReadError::Frame(e)) => {
@@ -198,6 +227,15 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
     }
 }
 
+/// Counts a connection as closed however its task ends.
+struct OpenGuard<'a>(&'a Counters);
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Relaxed);
+    }
+}
+
 fn failed(req: u64, message: impl std::fmt::Display) -> Frame {
     Frame::Error {
         req,
@@ -206,7 +244,15 @@ fn failed(req: u64, message: impl std::fmt::Display) -> Frame {
     }
 }
 
-async fn dispatch(shared: &Arc<Shared>, tenant: &str, frame: Frame, tx: &mpsc::Sender<Frame>) {
+/// Serves one frame. A request's reply is written by the callback that
+/// receives it (no task per request); `permit` is held until then.
+async fn dispatch(
+    shared: &Arc<Shared>,
+    tenant: &str,
+    frame: Frame,
+    tx: &mpsc::UnboundedSender<Frame>,
+    permit: OwnedSemaphorePermit,
+) {
     let node = &shared.node;
     let find = |name: &str| -> Result<AgentHandle, String> {
         node.agent(tenant, name)
@@ -216,16 +262,25 @@ async fn dispatch(shared: &Arc<Shared>, tenant: &str, frame: Frame, tx: &mpsc::S
         Frame::Request { req, to, payload } => match find(&to) {
             Ok(agent) => {
                 let tx = tx.clone();
-                let timeout = shared.options.request_timeout;
-                tokio::spawn(async move {
-                    let answer = match agent.request(payload.to_vec(), timeout).await {
+                let started = Instant::now();
+                let shared = shared.clone();
+                node.request_with(&agent, payload.to_vec(), move |result| {
+                    let answer = match result {
                         Ok(reply) => Frame::Reply {
                             req,
                             payload: Bytes::from(reply),
                         },
                         Err(e) => failed(req, e),
                     };
-                    let _ = tx.send(answer).await;
+                    let _ = tx.send(answer);
+                    let ns = started.elapsed().as_nanos() as u64;
+                    shared
+                        .counters
+                        .latency
+                        .lock()
+                        .unwrap()
+                        .saturating_record(ns.max(1));
+                    drop(permit);
                 });
                 return;
             }
@@ -261,7 +316,8 @@ async fn dispatch(shared: &Arc<Shared>, tenant: &str, frame: Frame, tx: &mpsc::S
         },
         other => failed(0, format!("a client may not send {other:?}")),
     };
-    let _ = tx.send(answer).await;
+    let _ = tx.send(answer);
+    drop(permit);
 }
 
 /// Spawns for a remote client: built-in plugins only (a client must not
@@ -270,52 +326,16 @@ async fn spawn(node: &Node, tenant: &str, plugin: &str, options: &str) -> Result
     if plugin.contains('/') || plugin.contains('\\') || plugin.ends_with(".wasm") {
         return Err("remote clients may spawn built-in plugins only, not component files".into());
     }
-    let mut spawn = spawn_options(options)?;
+    let mut spawn = SpawnOptions::from_json(options)?;
+    if spawn.tenant.as_deref().is_some_and(|t| t != tenant) {
+        return Err(format!(
+            "spawn option `tenant`: a client spawns in its own tenant (`{tenant}`), decided by its token"
+        ));
+    }
     spawn.tenant = Some(tenant.to_string());
     let plugin = node.plugin(plugin).map_err(|e| e.to_string())?;
     node.spawn(&plugin, spawn)
         .await
         .map(|a| a.name().to_string())
         .map_err(|e| e.to_string())
-}
-
-/// Spawn options sent as JSON by a client (the same names as in scripts).
-fn spawn_options(json: &str) -> Result<SpawnOptions, String> {
-    let mut options = SpawnOptions::default();
-    if json.trim().is_empty() {
-        return Ok(options);
-    }
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
-        .map_err(|e| format!("spawn options are not a JSON object: {e}"))?;
-    for (key, value) in map {
-        let text = || {
-            value
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| value.to_string())
-        };
-        let bad = |e: String| format!("spawn option `{key}`: {e}");
-        match key.as_str() {
-            "name" => options.name = Some(text()),
-            "memory" => {
-                options.limits.memory = parse_size(&text()).map_err(|e| bad(e.to_string()))?
-            }
-            "deadline" => {
-                options.limits.deadline = parse_duration(&text()).map_err(|e| bad(e.to_string()))?
-            }
-            "mailbox" => {
-                options.limits.mailbox = value
-                    .as_u64()
-                    .ok_or_else(|| bad("expected a number".into()))?
-                    as usize
-            }
-            "config" => options.config = text(),
-            other => {
-                return Err(format!(
-                    "unknown spawn option `{other}` (name, memory, deadline, mailbox, config)"
-                ));
-            }
-        }
-    }
-    Ok(options)
 }

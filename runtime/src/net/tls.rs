@@ -150,3 +150,11 @@ impl ServerCertVerifier for Pinned {
         self.algorithms.supported_schemes()
     }
 }
+
+/// A fresh tenant token: 32 random bytes from the OS, hex-encoded.
+pub fn new_token() -> Result<String, NetError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| NetError::Tls(format!("no randomness for a token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -33,8 +33,36 @@ pub(crate) async fn read_frame(
     }
 }
 
+/// Where a writer takes frames from: a bounded queue (a client, whose
+/// callers wait when it is full) or an unbounded one (a node, whose replies
+/// are bounded by the requests it lets in flight).
+pub(crate) trait FrameQueue: Send {
+    /// The next frame, waiting for one; `None` when every sender is gone.
+    fn recv(&mut self) -> impl Future<Output = Option<Frame>> + Send;
+    /// The next frame if one is queued.
+    fn try_recv(&mut self) -> Option<Frame>;
+}
+
+impl FrameQueue for mpsc::Receiver<Frame> {
+    fn recv(&mut self) -> impl Future<Output = Option<Frame>> + Send {
+        mpsc::Receiver::recv(self)
+    }
+    fn try_recv(&mut self) -> Option<Frame> {
+        mpsc::Receiver::try_recv(self).ok()
+    }
+}
+
+impl FrameQueue for mpsc::UnboundedReceiver<Frame> {
+    fn recv(&mut self) -> impl Future<Output = Option<Frame>> + Send {
+        mpsc::UnboundedReceiver::recv(self)
+    }
+    fn try_recv(&mut self) -> Option<Frame> {
+        mpsc::UnboundedReceiver::try_recv(self).ok()
+    }
+}
+
 /// Writes queued frames, batching whatever is queued into one write.
-pub(crate) async fn writer(mut send: SendStream, mut rx: mpsc::Receiver<Frame>) {
+pub(crate) async fn writer(mut send: SendStream, mut rx: impl FrameQueue) {
     let mut buf = BytesMut::with_capacity(64 << 10);
     while let Some(frame) = rx.recv().await {
         buf.clear();
@@ -44,7 +72,7 @@ pub(crate) async fn writer(mut send: SendStream, mut rx: mpsc::Receiver<Frame>) 
                 tracing::warn!("dropping a frame that cannot be encoded: {e}");
             }
             if buf.len() < (256 << 10) {
-                next = rx.try_recv().ok();
+                next = rx.try_recv();
             }
         }
         if send.write_all(&buf).await.is_err() {

@@ -28,6 +28,9 @@ pub(crate) const BATCH: usize = 64;
 pub(crate) enum ReplyTo {
     /// A caller blocked in `request`.
     Waiter(oneshot::Sender<Result<Vec<u8>, RequestError>>),
+    /// Code that takes the answer where it is produced (a remote client's
+    /// connection): no task and no channel per request.
+    Callback(Box<dyn FnOnce(Result<Vec<u8>, RequestError>) + Send>),
     /// Another agent: the answer arrives in its mailbox as a `reply`.
     Agent {
         /// Its tenant.

@@ -10,6 +10,7 @@
 //! and its requester gets the failure.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use super::cell::{AgentCell, Delivery, Status};
@@ -68,6 +69,7 @@ impl Node {
                 let recovered = {
                     let mut inner = cell.inner.lock().unwrap();
                     inner.handled += n;
+                    self.inner.handled.fetch_add(n, Relaxed);
                     inner.supervisor.on_success();
                     inner.recovering.take()
                 };
@@ -82,6 +84,7 @@ impl Node {
             }
             Err((failure, envelopes)) => {
                 *instance = None;
+                self.count_failure(failure.label());
                 tracing::debug!(
                     agent = &*cell.name,
                     tenant = &*cell.tenant,
@@ -210,7 +213,7 @@ impl Node {
                 name: cell.name.to_string(),
                 failure: failure.clone(),
             };
-            self.answer(cell, to, Err(err));
+            self.answer(&cell.name, to, Err(err));
         }
         self.inner.dead_letters.lock().unwrap().push(DeadLetter {
             agent: cell.name.to_string(),
@@ -230,7 +233,7 @@ impl Node {
                 name: cell.name.to_string(),
                 failure: failure.clone(),
             };
-            self.answer(cell, to, Err(err));
+            self.answer(&cell.name, to, Err(err));
         }
     }
 
@@ -247,6 +250,6 @@ impl Node {
             },
             Status::Running => RequestError::Dropped(cell.name.to_string()),
         };
-        self.answer(cell, to, Err(err));
+        self.answer(&cell.name, to, Err(err));
     }
 }

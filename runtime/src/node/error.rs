@@ -66,6 +66,26 @@ pub enum SendError {
         /// Its mailbox capacity.
         capacity: usize,
     },
+    /// `name@peer` names a peer node this tenant has no link to.
+    #[error(
+        "no peer node named `{peer}` (for `{name}@{peer}`): connect to it first (`connect(addr, #{{name: \"{peer}\", ...}})`)"
+    )]
+    NoSuchPeer {
+        /// The agent on the peer.
+        name: String,
+        /// The peer.
+        peer: String,
+    },
+    /// The link to a peer node refused the message (lost or congested).
+    #[error("cannot forward to `{name}@{peer}`: {why}")]
+    Peer {
+        /// The agent on the peer.
+        name: String,
+        /// The peer.
+        peer: String,
+        /// Why.
+        why: String,
+    },
     /// The payload is over the receiver's message-size limit.
     #[error("a payload of {size} bytes is over the {limit}-byte message limit of `{name}`")]
     TooLarge {

@@ -16,27 +16,13 @@ use super::dead_letter::DeadLetter;
 use super::error::{RequestError, SendError, SpawnError};
 use super::handle::AgentHandle;
 use crate::core::envelope::{Envelope, Kind};
-use crate::core::limits::AgentLimits;
 use crate::core::name;
-use crate::core::supervision::RestartPolicy;
 use crate::host::{AgentInstance, CaxtonEngine, InstanceSpec, Plugin, PluginError};
 use crate::measure::{Stats, new_histogram};
+use crate::net::client::RemoteNode;
 use crate::persist::Db;
 
-/// How to spawn one agent.
-#[derive(Debug, Clone, Default)]
-pub struct SpawnOptions {
-    /// Its name (unique within the tenant); default `<plugin>-<n>`.
-    pub name: Option<String>,
-    /// Its tenant; default [`DEFAULT_TENANT`].
-    pub tenant: Option<String>,
-    /// Its limits.
-    pub limits: AgentLimits,
-    /// The string passed to its `init`.
-    pub config: String,
-    /// How it is restarted after a failure.
-    pub restart: RestartPolicy,
-}
+pub use crate::core::spawn::SpawnOptions;
 
 type Registry = HashMap<Arc<str>, HashMap<Arc<str>, Arc<AgentCell>>>;
 
@@ -62,6 +48,17 @@ pub(crate) struct NodeInner {
     pub(crate) db: Option<Db>,
     /// Failure -> serving again, per failure label.
     recovery: Mutex<HashMap<&'static str, Histogram<u64>>>,
+    /// Messages handled by agents (metrics: messages in).
+    pub(crate) handled: AtomicU64,
+    /// Replies, forwards and sends produced by agents (messages out).
+    pub(crate) emitted: AtomicU64,
+    /// Agent failures per reason label.
+    failures: Mutex<HashMap<&'static str, u64>>,
+    /// QUIC links to other nodes, per (tenant, peer name): where
+    /// `name@peer` addresses go.
+    peers: RwLock<HashMap<(String, String), RemoteNode>>,
+    /// How long a request forwarded to a peer waits for its reply.
+    pub(crate) peer_timeout: Duration,
 }
 
 impl std::fmt::Debug for Node {
@@ -91,6 +88,11 @@ impl Node {
                 dead_letters: Mutex::new(Vec::new()),
                 db,
                 recovery: Mutex::new(HashMap::new()),
+                handled: AtomicU64::new(0),
+                emitted: AtomicU64::new(0),
+                failures: Mutex::new(HashMap::new()),
+                peers: RwLock::new(HashMap::new()),
+                peer_timeout: Duration::from_secs(30),
             }),
         }
     }
@@ -334,6 +336,72 @@ impl Node {
         out
     }
 
+    pub(crate) fn count_failure(&self, label: &'static str) {
+        *self
+            .inner
+            .failures
+            .lock()
+            .unwrap()
+            .entry(label)
+            .or_default() += 1;
+    }
+
+    /// Agent failures so far, per reason (`trap`, `memory`, `deadline`, ...).
+    pub fn failure_counts(&self) -> Vec<(&'static str, u64)> {
+        let mut out: Vec<_> = self
+            .inner
+            .failures
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Messages handled by agents, and messages they produced (replies,
+    /// forwards, sends), since the node started.
+    pub fn message_counts(&self) -> (u64, u64) {
+        (
+            self.inner.handled.load(Relaxed),
+            self.inner.emitted.load(Relaxed),
+        )
+    }
+
+    /// Live agents per plugin name.
+    pub fn agents_per_plugin(&self) -> Vec<(String, usize)> {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for agents in self.inner.registry.read().unwrap().values() {
+            for cell in agents.values() {
+                *counts.entry(cell.plugin.name().to_string()).or_default() += 1;
+            }
+        }
+        let mut out: Vec<_> = counts.into_iter().collect();
+        out.sort();
+        out
+    }
+
+    /// Links `peer` for the agents of `tenant`: a message they send to
+    /// `name@peer` goes over `link` to the agent `name` on that node (in
+    /// the tenant `link`'s token stands for). Replaces an older link.
+    pub fn link(&self, tenant: &str, peer: &str, link: RemoteNode) {
+        self.inner
+            .peers
+            .write()
+            .unwrap()
+            .insert((tenant.to_string(), peer.to_string()), link);
+    }
+
+    pub(crate) fn peer(&self, tenant: &str, peer: &str) -> Option<RemoteNode> {
+        self.inner
+            .peers
+            .read()
+            .unwrap()
+            .get(&(tenant.to_string(), peer.to_string()))
+            .cloned()
+    }
+
     /// After start or a handed-off drain: runs a drain if messages wait,
     /// else marks the agent idle.
     fn release(&self, cell: &Arc<AgentCell>) {
@@ -429,6 +497,25 @@ impl Node {
             }
             Err(oneshot::error::TryRecvError::Empty) => {
                 self.inner.rt.block_on(wait(agent, rx, timeout))
+            }
+        }
+    }
+
+    /// Sends a request whose answer is handed to `done` wherever it is
+    /// produced (usually a runtime worker). `done` is always called once:
+    /// with the reply, the handler's failure, or why it was not delivered.
+    pub fn request_with(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        done: impl FnOnce(Result<Vec<u8>, RequestError>) + Send + 'static,
+    ) {
+        let env = self.envelope(Kind::Request, payload);
+        let delivery = Delivery::new(env, Some(ReplyTo::Callback(Box::new(done))));
+        if let Err(rejected) = self.push(&agent.cell, delivery, false) {
+            let (err, delivery) = *rejected;
+            if let Some(ReplyTo::Callback(done)) = delivery.reply {
+                done(Err(RequestError::Send(err)));
             }
         }
     }

@@ -20,6 +20,8 @@ impl Node {
         if effects.is_empty() && slots.iter().all(|(_, s)| s.is_none()) {
             return;
         }
+        let out = effects.replies.len() + effects.forwards.len() + effects.sends.len();
+        self.inner.emitted.fetch_add(out as u64, Relaxed);
         // State first: nobody hears of a handled message before its state
         // writes are stored.
         self.persist_writes(cell, &effects.state_writes);
@@ -31,7 +33,7 @@ impl Node {
         };
         for (id, out) in effects.replies {
             if let Some(to) = take(id) {
-                self.answer(cell, to, Ok(out));
+                self.answer(&cell.name, to, Ok(out));
             }
         }
         for (id, reason) in effects.failures {
@@ -40,7 +42,7 @@ impl Node {
                     name: cell.name.to_string(),
                     reason,
                 };
-                self.answer(cell, to, Err(err));
+                self.answer(&cell.name, to, Err(err));
             }
         }
         for (id, target, out) in effects.forwards {
@@ -50,8 +52,12 @@ impl Node {
             }
         }
         for (_, slot) in slots {
-            if let Some(to @ ReplyTo::Waiter(_)) = slot {
-                self.answer(cell, to, Err(RequestError::NoReply(cell.name.to_string())));
+            if let Some(to @ (ReplyTo::Waiter(_) | ReplyTo::Callback(_))) = slot {
+                self.answer(
+                    &cell.name,
+                    to,
+                    Err(RequestError::NoReply(cell.name.to_string())),
+                );
             }
         }
         for (target, out) in effects.sends {
@@ -75,6 +81,9 @@ impl Node {
         out: Outgoing,
         reply: Option<ReplyTo>,
     ) -> Result<(), SendError> {
+        if let Some((name, peer)) = target.rsplit_once('@') {
+            return self.forward_to_peer(from, name, peer, out, reply);
+        }
         let delivery = Delivery::new(self.envelope_from(from, out), reply);
         let result = match self.lookup(&from.tenant, target) {
             Ok(cell) => match self.push(&cell, delivery, false) {
@@ -85,9 +94,65 @@ impl Node {
         };
         let (err, delivery) = result;
         if let Some(to) = delivery.reply {
-            self.answer(from, to, Err(RequestError::Send(err.clone())));
+            self.answer(&from.name, to, Err(RequestError::Send(err.clone())));
         }
         Err(err)
+    }
+
+    /// Sends to `name` on the peer node `peer` over its QUIC link; a
+    /// request's answer comes back into its reply slot.
+    fn forward_to_peer(
+        &self,
+        from: &AgentCell,
+        name: &str,
+        peer: &str,
+        out: Outgoing,
+        reply: Option<ReplyTo>,
+    ) -> Result<(), SendError> {
+        let Some(link) = self.peer(&from.tenant, peer) else {
+            let err = SendError::NoSuchPeer {
+                name: name.to_string(),
+                peer: peer.to_string(),
+            };
+            if let Some(to) = reply {
+                self.answer(&from.name, to, Err(RequestError::Send(err.clone())));
+            }
+            return Err(err);
+        };
+        let refused = |why: String| SendError::Peer {
+            name: name.to_string(),
+            peer: peer.to_string(),
+            why,
+        };
+        match reply {
+            Some(to) => {
+                let node = self.clone();
+                let (name, peer) = (name.to_string(), peer.to_string());
+                let timeout = self.inner.peer_timeout;
+                self.inner.rt.spawn(async move {
+                    let result = link
+                        .request(&name, out.payload, timeout)
+                        .await
+                        .map(|payload| Outgoing {
+                            kind: Kind::Reply,
+                            conversation: out.conversation,
+                            payload,
+                        })
+                        .map_err(|e| {
+                            RequestError::Send(SendError::Peer {
+                                name: name.clone(),
+                                peer: peer.clone(),
+                                why: e.to_string(),
+                            })
+                        });
+                    node.answer(&format!("{name}@{peer}"), to, result);
+                });
+                Ok(())
+            }
+            None => link
+                .try_send(name, out.payload)
+                .map_err(|e| refused(e.to_string())),
+        }
     }
 
     /// A message from agent `from`, with a fresh id.
@@ -103,23 +168,21 @@ impl Node {
 
     /// Completes a reply slot: wakes a waiting caller, or delivers a `reply`
     /// (or `failure`) message to the requesting agent.
-    pub(crate) fn answer(
-        &self,
-        from: &AgentCell,
-        to: ReplyTo,
-        result: Result<Outgoing, RequestError>,
-    ) {
+    pub(crate) fn answer(&self, from: &str, to: ReplyTo, result: Result<Outgoing, RequestError>) {
+        let for_caller = |result: Result<Outgoing, RequestError>| {
+            result.and_then(|out| match out.kind {
+                Kind::Failure => Err(RequestError::Handler {
+                    name: from.to_string(),
+                    reason: String::from_utf8_lossy(&out.payload).into_owned(),
+                }),
+                _ => Ok(out.payload),
+            })
+        };
         match to {
             ReplyTo::Waiter(tx) => {
-                let result = result.and_then(|out| match out.kind {
-                    Kind::Failure => Err(RequestError::Handler {
-                        name: from.name.to_string(),
-                        reason: String::from_utf8_lossy(&out.payload).into_owned(),
-                    }),
-                    _ => Ok(out.payload),
-                });
-                let _ = tx.send(result);
+                let _ = tx.send(for_caller(result));
             }
+            ReplyTo::Callback(f) => f(for_caller(result)),
             ReplyTo::Agent { tenant, name } => {
                 let out = match result {
                     Ok(out) => out,
@@ -129,7 +192,13 @@ impl Node {
                         payload: e.to_string().into_bytes(),
                     },
                 };
-                let env = self.envelope_from(from, out);
+                let env = Envelope {
+                    id: self.next_id(),
+                    sender: from.to_string(),
+                    conversation: out.conversation,
+                    kind: out.kind,
+                    payload: out.payload,
+                };
                 let delivered = self
                     .lookup(&tenant, &name)
                     .is_ok_and(|cell| self.push(&cell, Delivery::new(env, None), false).is_ok());

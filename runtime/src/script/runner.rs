@@ -22,6 +22,8 @@ pub struct ScriptContext {
     pub request_timeout: Duration,
     /// What restoring a durable node brought back, if it was restored.
     pub restore: Option<crate::node::RestoreReport>,
+    /// Nodes the script started with `serve()`, alive until it ends.
+    pub(crate) served: Arc<Mutex<Vec<super::api::Served>>>,
 }
 
 impl std::fmt::Debug for ScriptContext {
@@ -40,6 +42,7 @@ impl ScriptContext {
             report: Arc::new(Mutex::new(Report::new(script))),
             request_timeout: Duration::from_secs(10),
             restore: None,
+            served: Arc::default(),
         }
     }
 

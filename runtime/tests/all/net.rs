@@ -194,3 +194,60 @@ fn a_server_going_away_gives_waiting_clients_an_error_not_a_hang() {
         .unwrap_err();
     assert!(matches!(err, NetError::Lost(_)), "{err}");
 }
+
+#[test]
+fn agents_reach_agents_on_another_node_by_name_at_node() {
+    let a = node();
+    // A second node on the same engine and runtime, listening.
+    let b = caxton::node::Node::new(a.node.engine().clone(), a.node.runtime().clone());
+    let identity = Identity::generate().unwrap();
+    let mut options = ServerOptions::new("127.0.0.1:0".parse().unwrap(), TOKEN, "default");
+    options.name = "b".into();
+    let server = Server::start(b.clone(), &identity, options).unwrap();
+    let spawn = |node: &caxton::node::Node, plugin: &str, name: &str, config: &str| {
+        let options = caxton::node::SpawnOptions {
+            name: Some(name.into()),
+            config: config.into(),
+            ..Default::default()
+        };
+        let plugin = node.plugin(plugin).unwrap();
+        node.spawn_blocking(&plugin, options).unwrap()
+    };
+    let far_counter = spawn(&b, "counter", "tally", "");
+    spawn(&b, "echo", "far", "");
+
+    // Without a link, `far@b` names an unknown peer: a clear error.
+    let relay = spawn(&a.node, "relay", "to-far", "far@b");
+    let err = relay
+        .request_blocking(b"hi".to_vec(), TIMEOUT)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no peer node named `b`"), "{err}");
+
+    let link = connect(&a, &server, server.fingerprint(), TOKEN).unwrap();
+    assert_eq!(link.name(), "b");
+    a.node.link("default", "b", link);
+    // A request is forwarded over QUIC and its reply comes back.
+    let reply = relay
+        .request_blocking(b"across nodes".to_vec(), TIMEOUT)
+        .unwrap();
+    assert_eq!(reply, b"across nodes");
+    // Informs are sent on: the counter on node b counts them.
+    let informs = spawn(&a.node, "relay", "to-tally", "tally@b");
+    for _ in 0..5 {
+        informs.send(b"inc".to_vec()).unwrap();
+    }
+    super::util::eventually(|| {
+        far_counter
+            .request_blocking(b"get".to_vec(), TIMEOUT)
+            .unwrap()
+            == b"5"
+    });
+    // An unknown agent on the peer: the error names it.
+    let lost = spawn(&a.node, "relay", "to-nobody", "nobody@b");
+    let err = lost
+        .request_blocking(b"x".to_vec(), TIMEOUT)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no agent named `nobody`"), "{err}");
+}

@@ -218,3 +218,43 @@ fn caxton_run_exits_non_zero_with_file_line_col() {
     assert_eq!(report.measurements[0].count, 10);
     assert!(String::from_utf8_lossy(&out.stdout).contains("measurement"));
 }
+
+#[test]
+fn a_script_serves_connects_and_drives_remote_agents() {
+    let result = run(
+        r#"
+        let b = serve(#{ name: "b" });
+        let remote = connect(b.addr, #{ fingerprint: b.fingerprint, token: b.token });
+        if remote.name != "b" { throw `handshake name ${remote.name}`; }
+        let e = spawn(remote, "echo", #{ name: "far", memory: "8 MiB" });
+        if request(e, "over quic") != "over quic" { throw "bad reply"; }
+        let many = spawn_many(remote, "counter", 3, #{ name: "c" });
+        if many.len() != 3 || many[2].name != "c-2" { throw "bad spawn_many"; }
+        send(many[0], "inc");
+        if request(many[0], "get") != "1" { throw "send then request out of order"; }
+        // Node to node: a local relay forwards to `far@b`.
+        let relay = spawn("relay", #{ config: "far@b" });
+        if request(relay, "hop") != "hop" { throw "no reply across nodes"; }
+        kill(e);
+        let err = "";
+        try { request(e, "gone"); } catch (x) { err = `${x}`; }
+        if !err.contains("no agent named `far`") { throw `unexpected: ${err}`; }
+        "#,
+        ScriptLimits::default(),
+    );
+    result.unwrap();
+}
+
+#[test]
+fn a_wrong_token_in_a_script_is_a_clear_error() {
+    let result = run(
+        r#"let b = serve();
+
+connect(b.addr, #{ fingerprint: b.fingerprint, token: "guess" });
+"#,
+        ScriptLimits::default(),
+    );
+    let text = result.unwrap_err().to_string();
+    assert!(text.contains("tenant token was not accepted"), "{text}");
+    assert!(text.contains(":3:"), "the error points at the line: {text}");
+}

@@ -97,11 +97,8 @@ fn load_or_create_token(dir: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// 32 random bytes from the OS, hex-encoded.
 fn new_token() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(caxton::net::tls::new_token()?)
 }
 
 /// Writes a secret readable by its owner only.

@@ -2,7 +2,10 @@
 //! call's position) instead of panicking; each blocking call has a timeout.
 
 mod options;
+mod remote;
 mod spawn_syntax;
+
+pub(crate) use remote::Served;
 
 use std::time::Duration;
 
@@ -27,6 +30,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     register_types(engine);
     register_agents(engine, ctx);
     register_measure(engine, ctx);
+    remote::register(engine, ctx);
     engine.register_fn("payload", |n: i64| -> Fallible<rhai::Blob> {
         let n = usize::try_from(n).map_err(|_| fail("payload(n): n must not be negative"))?;
         Ok(vec![b'x'; n])
@@ -82,10 +86,29 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
     });
 
     let c = ctx.clone();
-    let spawn = move |target: Dynamic, opts: Map| -> Fallible<AgentHandle> {
-        let plugin = spawn_syntax::plugin_arg(target, |name| c.node.plugin(name).map_err(fail))?;
+    let spawn = move |args: Vec<Dynamic>| -> Fallible<Dynamic> {
+        let mut args = args.into_iter();
+        let first = args.next().unwrap_or(Dynamic::UNIT);
+        if first.is::<crate::net::client::RemoteNode>() {
+            let node = first.cast::<crate::net::client::RemoteNode>();
+            let plugin = args
+                .next()
+                .ok_or_else(|| fail("spawn(node, plugin, #{...}): the plugin is missing"))?;
+            let opts = spawn_syntax::options_arg(args.next())?;
+            return remote::spawn(&c, &node, plugin, &opts);
+        }
+        let opts = spawn_syntax::options_arg(args.next())?;
+        if args.next().is_some() {
+            return Err(fail(
+                "spawn(plugin, #{...}) takes two arguments; three are for a remote node: spawn(node, plugin, #{...})",
+            ));
+        }
+        let plugin = spawn_syntax::plugin_arg(first, |name| c.node.plugin(name).map_err(fail))?;
         let options = options::spawn_options(&opts).map_err(fail)?;
-        c.node.spawn_blocking(&plugin, options).map_err(fail)
+        c.node
+            .spawn_blocking(&plugin, options)
+            .map(Dynamic::from)
+            .map_err(fail)
     };
     spawn_syntax::register(engine, std::sync::Arc::new(spawn));
 

@@ -2,34 +2,38 @@
 //!
 //! `spawn` is a reserved keyword in Rhai, so it cannot be registered as a
 //! plain function; it is registered as custom syntax that reads exactly like
-//! a call with one or two arguments: `spawn(plugin)` or
-//! `spawn(plugin, #{...})`, where `plugin` is a `Plugin` or a plugin name.
+//! a call with one to three arguments: `spawn(plugin)`,
+//! `spawn(plugin, #{...})`, or `spawn(node, plugin, #{...})` for a remote
+//! node, where `plugin` is a `Plugin` or a plugin name.
 
-use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, LexError, Map, Position};
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, LexError, Position};
 
 use super::{Fallible, fail};
 use crate::host::Plugin;
-use crate::node::AgentHandle;
 
-/// Spawns from a plugin (or name) and an option map.
-pub(crate) type SpawnFn = dyn Fn(Dynamic, Map) -> Fallible<AgentHandle> + Send + Sync;
+/// Spawns from the evaluated arguments.
+pub(crate) type SpawnFn = dyn Fn(Vec<Dynamic>) -> Fallible<Dynamic> + Send + Sync;
+
+const MAX_ARGS: usize = 3;
 
 pub(crate) fn register(engine: &mut Engine, spawn: std::sync::Arc<SpawnFn>) {
     engine.register_custom_syntax_with_state_raw(
         "spawn",
         |symbols: &[ImmutableString], look_ahead: &str, _state: &mut Dynamic| {
-            let next = match symbols.len() {
+            let n = symbols.len();
+            let args = (n - 1) / 2;
+            let next = match n {
                 1 => "(",
-                2 => "$expr$",
-                3 | 5 if look_ahead == ")" => ")",
-                3 if look_ahead == "," => ",",
-                4 if symbols[3] == ")" => return Ok(None),
-                4 => "$expr$",
-                6 => return Ok(None),
+                // After `(` or `,`: an argument, unless `)` just closed the call.
+                _ if n % 2 == 0 && symbols[n - 1] == ")" => return Ok(None),
+                _ if n % 2 == 0 => "$expr$",
+                // After an argument: `)` or, if room is left, `,`.
+                _ if look_ahead == ")" => ")",
+                _ if look_ahead == "," && args < MAX_ARGS => ",",
                 _ => {
                     let err = LexError::ImproperSymbol(
                         look_ahead.to_string(),
-                        "spawn takes one or two arguments: spawn(plugin) or spawn(plugin, #{ ... })".into(),
+                        "spawn takes one to three arguments: spawn(plugin), spawn(plugin, #{ ... }) or spawn(node, plugin, #{ ... })".into(),
                     );
                     return Err(err.into_err(Position::NONE));
                 }
@@ -46,21 +50,26 @@ pub(crate) fn register(engine: &mut Engine, spawn: std::sync::Arc<SpawnFn>) {
                 }
                 e
             };
-            let target = context.eval_expression_tree(&inputs[0])?;
-            let options = match inputs.get(1) {
-                Some(expr) => {
-                    let value = context.eval_expression_tree(expr)?;
-                    let type_name = value.type_name();
-                    value
-                        .try_cast::<Map>()
-                        .ok_or_else(|| fail(format!("spawn: the options must be a map #{{...}}, got {type_name}")))
-                        .map_err(with_position)?
-                }
-                None => Map::new(),
-            };
-            spawn(target, options).map(Dynamic::from).map_err(with_position)
+            let mut args = Vec::with_capacity(inputs.len());
+            for expr in inputs {
+                args.push(context.eval_expression_tree(expr)?);
+            }
+            spawn(args).map_err(with_position)
         },
     );
+}
+
+/// The option map argument, or an error naming what was given.
+pub(crate) fn options_arg(value: Option<Dynamic>) -> Fallible<rhai::Map> {
+    let Some(value) = value else {
+        return Ok(rhai::Map::new());
+    };
+    let type_name = value.type_name();
+    value.try_cast::<rhai::Map>().ok_or_else(|| {
+        fail(format!(
+            "spawn: the options must be a map #{{...}}, got {type_name}"
+        ))
+    })
 }
 
 /// Turns the first argument into a plugin: a `Plugin` value, or a name/path.

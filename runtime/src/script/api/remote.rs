@@ -1,0 +1,290 @@
+//! Remote nodes from a script: `connect`, `serve`, and the same agent
+//! functions (`spawn`, `spawn_many`, `send`, `request`, `stop`, `kill`) on
+//! agents that live on another node, reached over QUIC.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rhai::{Array, Dynamic, Engine, Map};
+
+use super::options::{self, option_pairs};
+use super::{Fallible, fail};
+use crate::net::client::RemoteNode;
+use crate::net::server::{Server, ServerOptions};
+use crate::net::tls::{Identity, new_token};
+use crate::node::{DEFAULT_TENANT, Node};
+use crate::script::runner::ScriptContext;
+
+/// An agent on a remote node, as a script holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteAgent {
+    /// The connection to its node.
+    pub(crate) node: RemoteNode,
+    /// Its name on that node.
+    pub(crate) name: String,
+}
+
+/// A node started by `serve()`: it listens until the script ends.
+#[derive(Debug)]
+pub(crate) struct Served(Server);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
+    engine
+        .register_type_with_name::<RemoteNode>("RemoteNode")
+        .register_get("name", |n: &mut RemoteNode| n.name().to_string())
+        .register_get("addr", |n: &mut RemoteNode| n.addr().to_string())
+        .register_fn("to_string", |n: &mut RemoteNode| {
+            format!("node({}@{})", n.name(), n.addr())
+        });
+    engine
+        .register_type_with_name::<RemoteAgent>("RemoteAgent")
+        .register_get("name", |a: &mut RemoteAgent| a.name.clone())
+        .register_get("node", |a: &mut RemoteAgent| a.node.clone())
+        .register_fn("to_string", |a: &mut RemoteAgent| {
+            format!("agent({}@{})", a.name, a.node.name())
+        });
+
+    let c = ctx.clone();
+    engine.register_fn(
+        "connect",
+        move |addr: &str, opts: Map| -> Fallible<RemoteNode> { connect(&c, addr, &opts) },
+    );
+    let c = ctx.clone();
+    engine.register_fn("serve", move || -> Fallible<Map> { serve(&c, &Map::new()) });
+    let c = ctx.clone();
+    engine.register_fn("serve", move |opts: Map| -> Fallible<Map> {
+        serve(&c, &opts)
+    });
+    engine.register_fn("close", |n: &mut RemoteNode| n.close());
+    engine.register_fn("agent", |n: &mut RemoteNode, name: &str| RemoteAgent {
+        node: n.clone(),
+        name: name.to_string(),
+    });
+
+    let c = ctx.clone();
+    let spawn_many =
+        move |node: &RemoteNode, plugin: &str, n: i64, opts: &Map| -> Fallible<Array> {
+            let n = usize::try_from(n).map_err(|_| fail("spawn_many: n must not be negative"))?;
+            let (json, prefix) = options_json(opts);
+            let rt = c.node.runtime().clone();
+            let names = rt.block_on(async {
+                let mut tasks = tokio::task::JoinSet::new();
+                for i in 0..n {
+                    let (node, plugin) = (node.clone(), plugin.to_string());
+                    let json = with_name(&json, prefix.as_deref().map(|p| format!("{p}-{i}")));
+                    tasks.spawn(async move { (i, node.spawn(&plugin, &json).await) });
+                }
+                let mut names = vec![String::new(); n];
+                while let Some(done) = tasks.join_next().await {
+                    let (i, result) = done.map_err(fail)?;
+                    names[i] = result.map_err(fail)?;
+                }
+                Ok::<_, Box<rhai::EvalAltResult>>(names)
+            })?;
+            Ok(names
+                .into_iter()
+                .map(|name| {
+                    Dynamic::from(RemoteAgent {
+                        node: node.clone(),
+                        name,
+                    })
+                })
+                .collect())
+        };
+    let s = spawn_many.clone();
+    engine.register_fn(
+        "spawn_many",
+        move |node: RemoteNode, plugin: &str, n: i64| s(&node, plugin, n, &Map::new()),
+    );
+    engine.register_fn(
+        "spawn_many",
+        move |node: RemoteNode, plugin: &str, n: i64, opts: Map| {
+            spawn_many(&node, plugin, n, &opts)
+        },
+    );
+
+    let rt = ctx.node.runtime().clone();
+    engine.register_fn(
+        "send",
+        move |a: &mut RemoteAgent, payload: Dynamic| -> Fallible<()> {
+            let bytes = options::payload(payload).map_err(fail)?;
+            rt.block_on(a.node.send(&a.name, bytes)).map_err(fail)
+        },
+    );
+    let (rt, timeout) = (ctx.node.runtime().clone(), ctx.request_timeout);
+    engine.register_fn(
+        "request",
+        move |a: &mut RemoteAgent, payload: Dynamic| -> Fallible<Dynamic> {
+            let bytes = options::payload(payload).map_err(fail)?;
+            rt.block_on(a.node.request(&a.name, bytes, timeout))
+                .map(options::reply)
+                .map_err(fail)
+        },
+    );
+    let rt = ctx.node.runtime().clone();
+    engine.register_fn(
+        "request",
+        move |a: &mut RemoteAgent, payload: Dynamic, timeout: Dynamic| -> Fallible<Dynamic> {
+            let bytes = options::payload(payload).map_err(fail)?;
+            let timeout: Duration = options::duration(&timeout).map_err(fail)?;
+            rt.block_on(a.node.request(&a.name, bytes, timeout))
+                .map(options::reply)
+                .map_err(fail)
+        },
+    );
+    let rt = ctx.node.runtime().clone();
+    engine.register_fn("stop", move |a: &mut RemoteAgent| -> Fallible<()> {
+        rt.block_on(a.node.stop(&a.name, false)).map_err(fail)
+    });
+    let rt = ctx.node.runtime().clone();
+    engine.register_fn("kill", move |a: &mut RemoteAgent| -> Fallible<()> {
+        rt.block_on(a.node.stop(&a.name, true)).map_err(fail)
+    });
+}
+
+/// `spawn(node, plugin, #{...})` on a remote node.
+pub(crate) fn spawn(
+    ctx: &ScriptContext,
+    node: &RemoteNode,
+    plugin: Dynamic,
+    opts: &Map,
+) -> Fallible<Dynamic> {
+    let type_name = plugin.type_name();
+    let plugin = plugin.into_string().map_err(|_| {
+        fail(format!(
+            "spawn on a remote node takes a built-in plugin name (a string), got {type_name}"
+        ))
+    })?;
+    let (json, name) = options_json(opts);
+    let json = with_name(&json, name);
+    let name = ctx
+        .node
+        .runtime()
+        .block_on(node.spawn(&plugin, &json))
+        .map_err(fail)?;
+    Ok(Dynamic::from(RemoteAgent {
+        node: node.clone(),
+        name,
+    }))
+}
+
+/// The options as a JSON object without `name`, and the name apart (a
+/// prefix for `spawn_many`). The node parses them with the same parser as
+/// local spawns, so they mean the same.
+fn options_json(opts: &Map) -> (serde_json::Map<String, serde_json::Value>, Option<String>) {
+    let mut name = None;
+    let mut json = serde_json::Map::new();
+    for (key, value) in option_pairs(opts) {
+        if key == "name" {
+            name = Some(
+                value
+                    .to_json()
+                    .as_str()
+                    .map_or_else(|| value.to_json().to_string(), str::to_string),
+            );
+        } else {
+            json.insert(key.to_string(), value.to_json());
+        }
+    }
+    (json, name)
+}
+
+fn with_name(json: &serde_json::Map<String, serde_json::Value>, name: Option<String>) -> String {
+    let mut json = json.clone();
+    if let Some(name) = name {
+        json.insert("name".into(), name.into());
+    }
+    serde_json::Value::Object(json).to_string()
+}
+
+fn connect(ctx: &ScriptContext, addr: &str, opts: &Map) -> Fallible<RemoteNode> {
+    let text = |key: &str| -> Fallible<Option<String>> {
+        match opts.get(key) {
+            None => Ok(None),
+            Some(v) => v.clone().into_string().map(Some).map_err(|t| {
+                fail(format!(
+                    "connect option `{key}`: expected a string, got {t}"
+                ))
+            }),
+        }
+    };
+    for key in opts.keys() {
+        if !["fingerprint", "token", "name", "addr", "tenant"].contains(&key.as_str()) {
+            return Err(fail(format!(
+                "unknown connect option `{key}`: the options are fingerprint, token, name"
+            )));
+        }
+    }
+    let addr: SocketAddr = addr.parse().map_err(|e| {
+        fail(format!(
+            "connect: `{addr}` is not an address like 127.0.0.1:7700 ({e})"
+        ))
+    })?;
+    let fingerprint = text("fingerprint")?.ok_or_else(|| {
+        fail("connect: the option `fingerprint` is required (caxton-run serve prints it)")
+    })?;
+    let token = text("token")?.ok_or_else(|| {
+        fail("connect: the option `token` is required (caxton-run serve prints it)")
+    })?;
+    let remote = ctx
+        .node
+        .runtime()
+        .block_on(RemoteNode::connect(addr, &fingerprint, &token))
+        .map_err(fail)?;
+    // Agents of the script's node reach it as `name@peer`.
+    let peer = text("name")?.unwrap_or_else(|| remote.name().to_string());
+    ctx.node.link(DEFAULT_TENANT, &peer, remote.clone());
+    Ok(remote)
+}
+
+fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
+    let mut listen = "127.0.0.1:0".to_string();
+    let mut name = None;
+    let mut tenant = DEFAULT_TENANT.to_string();
+    for (key, value) in opts {
+        let value = value
+            .clone()
+            .into_string()
+            .map_err(|t| fail(format!("serve option `{key}`: expected a string, got {t}")))?;
+        match key.as_str() {
+            "listen" => listen = value,
+            "name" => name = Some(value),
+            "tenant" => tenant = value,
+            other => {
+                return Err(fail(format!(
+                    "unknown serve option `{other}`: the options are listen, name, tenant"
+                )));
+            }
+        }
+    }
+    let listen: SocketAddr = listen.parse().map_err(|e| {
+        fail(format!(
+            "serve option `listen`: `{listen}` is not an address ({e})"
+        ))
+    })?;
+    let mut served = ctx.served.lock().unwrap();
+    let name = name.unwrap_or_else(|| format!("node-{}", served.len() + 1));
+    let identity = Identity::generate().map_err(fail)?;
+    let token = new_token().map_err(fail)?;
+    let node = Node::new(ctx.node.engine().clone(), ctx.node.runtime().clone());
+    let mut options = ServerOptions::new(listen, &token, &tenant);
+    options.name = name.clone();
+    let server = Server::start(node, &identity, options).map_err(fail)?;
+    let mut m = Map::new();
+    m.insert("addr".into(), server.local_addr().to_string().into());
+    m.insert(
+        "fingerprint".into(),
+        server.fingerprint().to_string().into(),
+    );
+    m.insert("token".into(), token.into());
+    m.insert("name".into(), name.into());
+    m.insert("tenant".into(), tenant.into());
+    served.push(Served(server));
+    Ok(m)
+}
