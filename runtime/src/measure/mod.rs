@@ -3,8 +3,10 @@
 //! - [`stats`]: [`Stats`], the summary every measurement reports, built from
 //!   an HdrHistogram (3 significant digits, 1 ns to 1 hour).
 //! - [`sampler`]: timing a closure for a number of iterations or a duration.
+//! - [`load`]: the native load generator (closed and open models).
 //! - [`resources`]: the process's resident memory.
 
+pub mod load;
 pub mod resources;
 pub mod sampler;
 pub mod stats;

@@ -14,7 +14,27 @@ use super::tls::client_config;
 use super::wire::{ReadError, read_frame, writer};
 use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, PROTOCOL_VERSION};
 
-type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Frame>>>>>;
+/// Code called with a request's answer where it arrives (the reader task).
+pub type Then = Box<dyn FnOnce(Result<Frame, NetError>) + Send>;
+
+/// Who waits for an answer.
+enum Waiter {
+    /// An async caller.
+    Once(oneshot::Sender<Frame>),
+    /// A callback (the load generator: no task per request).
+    Then(Then),
+}
+
+impl std::fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Waiter::Once(_) => "Once",
+            Waiter::Then(_) => "Then",
+        })
+    }
+}
+
+type Pending = Arc<Mutex<Option<HashMap<u64, Waiter>>>>;
 
 /// A connection to a remote node, authenticated as one tenant.
 #[derive(Debug, Clone)]
@@ -25,6 +45,7 @@ pub struct RemoteNode {
     next: Arc<AtomicU64>,
     name: Arc<str>,
     addr: SocketAddr,
+    rt: tokio::runtime::Handle,
     _endpoint: quinn::Endpoint,
 }
 
@@ -91,7 +112,7 @@ impl RemoteNode {
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer(send, rx));
         let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
-        tokio::spawn(reader(recv, dec, pending.clone()));
+        tokio::spawn(reader(recv, dec, pending.clone(), conn.clone()));
         Ok(RemoteNode {
             conn,
             tx,
@@ -99,6 +120,7 @@ impl RemoteNode {
             next: Arc::new(AtomicU64::new(1)),
             name: name.into(),
             addr,
+            rt: tokio::runtime::Handle::current(),
             _endpoint: endpoint,
         })
     }
@@ -126,7 +148,7 @@ impl RemoteNode {
         let req = self.next.fetch_add(1, Relaxed);
         let (tx, rx) = oneshot::channel();
         match self.pending.lock().unwrap().as_mut() {
-            Some(pending) => pending.insert(req, tx),
+            Some(pending) => pending.insert(req, Waiter::Once(tx)),
             None => return Err(self.lost()),
         };
         self.tx.send(make(req)).await.map_err(|_| self.lost())?;
@@ -139,6 +161,52 @@ impl RemoteNode {
                     p.remove(&req);
                 }
                 Err(NetError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Sends a request to `agent`; `then` gets the reply (or why there is
+    /// none) on the connection's reader task. Never waits: when the send
+    /// queue is full, the frame is queued by a task.
+    pub fn request_with(
+        &self,
+        agent: &str,
+        payload: Vec<u8>,
+        then: impl FnOnce(Result<Vec<u8>, NetError>) + Send + 'static,
+    ) {
+        let req = self.next.fetch_add(1, Relaxed);
+        let then: Then = Box::new(move |answer| {
+            then(answer.and_then(|frame| match frame {
+                Frame::Reply { payload, .. } => Ok(payload.to_vec()),
+                Frame::Error { message, .. } => Err(NetError::Remote(message)),
+                other => Err(NetError::Remote(format!("unexpected answer {other:?}"))),
+            }))
+        });
+        match self.pending.lock().unwrap().as_mut() {
+            Some(pending) => pending.insert(req, Waiter::Then(then)),
+            None => return then(Err(self.lost())),
+        };
+        let frame = Frame::Request {
+            req,
+            to: agent.into(),
+            payload: Bytes::from(payload),
+        };
+        match self.tx.try_send(frame) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(frame)) => {
+                let tx = self.tx.clone();
+                self.rt.spawn(async move { tx.send(frame).await });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                let waiter = self
+                    .pending
+                    .lock()
+                    .unwrap()
+                    .as_mut()
+                    .and_then(|p| p.remove(&req));
+                if let Some(Waiter::Then(then)) = waiter {
+                    then(Err(self.lost()));
+                }
             }
         }
     }
@@ -238,7 +306,12 @@ impl RemoteNode {
 
 /// Hands each answer to whoever waits for it; when the connection ends,
 /// drops every waiter so pending calls fail at once instead of hanging.
-async fn reader(mut recv: quinn::RecvStream, mut dec: Decoder, pending: Pending) {
+async fn reader(
+    mut recv: quinn::RecvStream,
+    mut dec: Decoder,
+    pending: Pending,
+    conn: quinn::Connection,
+) {
     while let Ok(Some(frame)) = read_frame(&mut recv, &mut dec).await {
         let req = match &frame {
             Frame::Reply { req, .. } | Frame::Spawned { req, .. } | Frame::Error { req, .. } => {
@@ -251,9 +324,51 @@ async fn reader(mut recv: quinn::RecvStream, mut dec: Decoder, pending: Pending)
             .unwrap()
             .as_mut()
             .and_then(|p| p.remove(&req));
-        if let Some(waiter) = waiter {
-            let _ = waiter.send(frame);
+        match waiter {
+            Some(Waiter::Once(tx)) => {
+                let _ = tx.send(frame);
+            }
+            Some(Waiter::Then(then)) => then(Ok(frame)),
+            None => {}
         }
     }
-    pending.lock().unwrap().take();
+    // Async callers see their channel close; callbacks are told.
+    let left = pending.lock().unwrap().take().unwrap_or_default();
+    let why = conn
+        .close_reason()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "the connection closed".into());
+    for (_, waiter) in left {
+        if let Waiter::Then(then) = waiter {
+            then(Err(NetError::Lost(why.clone())));
+        }
+    }
+}
+
+/// Agents of a remote node as a load [`Target`]: requests pipelined on the
+/// connection's one stream.
+#[derive(Debug, Clone)]
+pub struct RemoteTargets {
+    node: RemoteNode,
+    agents: Vec<String>,
+}
+
+impl RemoteTargets {
+    /// Load on the agents named `agents` on `node`.
+    pub fn new(node: RemoteNode, agents: Vec<String>) -> Self {
+        RemoteTargets { node, agents }
+    }
+}
+
+impl crate::measure::load::Target for RemoteTargets {
+    fn len(&self) -> usize {
+        self.agents.len()
+    }
+
+    fn call(&self, index: usize, payload: Vec<u8>, done: crate::measure::load::Done) {
+        self.node
+            .request_with(&self.agents[index], payload, move |result| {
+                done(result.map(drop).map_err(|e| e.to_string()))
+            });
+    }
 }

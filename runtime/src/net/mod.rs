@@ -4,6 +4,7 @@
 //!   its certificate fingerprint (no CA: the fingerprint is the trust).
 //! - [`server`]: accepts connections, checks the tenant token in the
 //!   versioned handshake, maps frames onto a [`crate::node::Node`].
+//! - [`metrics`]: `/metrics` in the Prometheus text format.
 //! - [`client`]: connects with a fingerprint and a token; spawn, send,
 //!   request, stop and kill on the remote node.
 //!
@@ -12,6 +13,7 @@
 //! be in flight at once. Writes are batched by a writer task.
 
 pub mod client;
+pub mod metrics;
 pub mod server;
 pub mod tls;
 mod wire;

@@ -2,19 +2,19 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hdrhistogram::Histogram;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::tls::Identity;
 use super::wire::{ReadError, read_frame, writer};
 use super::{NetError, code};
 use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, PROTOCOL_VERSION};
-use crate::measure::new_histogram;
 use crate::node::{AgentHandle, Node, SpawnOptions};
 
 /// How a node listens.
@@ -47,32 +47,33 @@ impl ServerOptions {
     }
 }
 
-/// What the transport has seen, for metrics.
-#[derive(Debug)]
+/// What the transport has seen, for metrics (shared with `/metrics`).
+#[derive(Debug, Clone)]
 pub struct Counters {
     /// Connections accepted (before authentication).
-    pub connections: AtomicU64,
+    pub connections: Counter,
     /// Handshakes refused for a missing or wrong token.
-    pub auth_failures: AtomicU64,
+    pub auth_failures: Counter,
     /// Connections closed for an oversized or malformed frame.
-    pub bad_frames: AtomicU64,
+    pub bad_frames: Counter,
     /// Frames received from authenticated clients.
-    pub frames_in: AtomicU64,
-    /// Connections open now (authenticated).
-    pub open: AtomicU64,
-    /// Remote requests: time from the frame's arrival to its reply, in ns.
-    pub latency: Mutex<Histogram<u64>>,
+    pub frames_in: Counter,
+    /// Authenticated connections open now.
+    pub open: Gauge,
+    /// Remote requests: seconds from the frame's arrival to its reply.
+    pub latency: Histogram,
 }
 
 impl Default for Counters {
     fn default() -> Self {
         Counters {
-            connections: AtomicU64::new(0),
-            auth_failures: AtomicU64::new(0),
-            bad_frames: AtomicU64::new(0),
-            frames_in: AtomicU64::new(0),
-            open: AtomicU64::new(0),
-            latency: Mutex::new(new_histogram()),
+            connections: Counter::default(),
+            auth_failures: Counter::default(),
+            bad_frames: Counter::default(),
+            frames_in: Counter::default(),
+            open: Gauge::default(),
+            // 5 us .. ~80 ms, doubling.
+            latency: Histogram::new(exponential_buckets(5e-6, 2.0, 15)),
         }
     }
 }
@@ -143,7 +144,7 @@ impl Server {
     }
 
     /// What the transport has seen.
-    pub fn counters(&self) -> &Counters {
+    pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
     }
 
@@ -156,7 +157,7 @@ impl Server {
 
 async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
     let Ok(conn) = incoming.await else { return };
-    shared.counters.connections.fetch_add(1, Relaxed);
+    shared.counters.connections.inc();
     let Ok((send, mut recv)) = conn.accept_bi().await else {
         return;
     };
@@ -168,7 +169,7 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
             match shared.options.tokens.get(&token) {
                 Some(tenant) => tenant.clone(),
                 None => {
-                    shared.counters.auth_failures.fetch_add(1, Relaxed);
+                    shared.counters.auth_failures.inc();
                     tracing::info!(peer = %conn.remote_address(), "refused a connection with a wrong tenant token");
                     conn.close(code::BAD_TOKEN.into(), b"the tenant token was not accepted");
                     return;
@@ -183,7 +184,7 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
             return;
         }
         _ => {
-            shared.counters.auth_failures.fetch_add(1, Relaxed);
+            shared.counters.auth_failures.inc();
             conn.close(
                 code::BAD_HANDSHAKE.into(),
                 b"expected a Hello frame with a tenant token first",
@@ -201,12 +202,12 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
         return;
     }
     let in_flight = Arc::new(Semaphore::new(shared.options.max_in_flight));
-    shared.counters.open.fetch_add(1, Relaxed);
+    shared.counters.open.inc();
     let _open = OpenGuard(&shared.counters);
     loop {
         match read_frame(&mut recv, &mut dec).await {
             Ok(Some(frame)) => {
-                shared.counters.frames_in.fetch_add(1, Relaxed);
+                shared.counters.frames_in.inc();
                 let Ok(permit) = in_flight.clone().acquire_owned().await else {
                     return;
                 };
@@ -214,7 +215,7 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
             }
             Ok(None) => return,
             Err(ReadError::Frame(e)) => {
-                shared.counters.bad_frames.fetch_add(1, Relaxed);
+                shared.counters.bad_frames.inc();
                 tracing::info!(peer = %conn.remote_address(), "closing a connection: {e}");
                 conn.close(code::BAD_FRAME.into(), e.to_string().as_bytes());
                 return;
@@ -232,7 +233,7 @@ struct OpenGuard<'a>(&'a Counters);
 
 impl Drop for OpenGuard<'_> {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Relaxed);
+        self.0.open.dec();
     }
 }
 
@@ -273,13 +274,10 @@ async fn dispatch(
                         Err(e) => failed(req, e),
                     };
                     let _ = tx.send(answer);
-                    let ns = started.elapsed().as_nanos() as u64;
                     shared
                         .counters
                         .latency
-                        .lock()
-                        .unwrap()
-                        .saturating_record(ns.max(1));
+                        .observe(started.elapsed().as_secs_f64());
                     drop(permit);
                 });
                 return;

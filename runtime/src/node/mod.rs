@@ -15,6 +15,7 @@ mod error;
 mod handle;
 mod local;
 mod route;
+mod targets;
 
 pub use cell::Status;
 pub use dead_letter::DeadLetter;
@@ -22,6 +23,7 @@ pub use durable::RestoreReport;
 pub use error::{RequestError, SendError, SpawnError};
 pub use handle::AgentHandle;
 pub use local::{Node, SpawnOptions};
+pub use targets::AgentTargets;
 
 /// The tenant of agents spawned without one.
 pub const DEFAULT_TENANT: &str = "default";

@@ -1,6 +1,5 @@
 //! QUIC on real sockets on 127.0.0.1: a node, clients, and what goes wrong.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use caxton::core::frame::{Frame, PROTOCOL_VERSION};
@@ -87,7 +86,7 @@ fn a_wrong_token_is_refused_and_counted() {
         err.to_string().contains("tenant token was not accepted"),
         "{err}"
     );
-    assert_eq!(server.counters().auth_failures.load(Relaxed), 1);
+    assert_eq!(server.counters().auth_failures.get(), 1);
     // The node still serves the right token.
     connect(&t, &server, server.fingerprint(), TOKEN).unwrap();
 }
@@ -143,7 +142,7 @@ fn an_oversized_frame_closes_only_that_connection() {
         .expect("the node closed the connection")
         .to_string();
     assert!(reason.contains("over the limit"), "{reason}");
-    assert_eq!(server.counters().bad_frames.load(Relaxed), 1);
+    assert_eq!(server.counters().bad_frames.get(), 1);
     assert_eq!(
         rt.block_on(good.request("e", b"fine".to_vec(), TIMEOUT))
             .unwrap(),
@@ -250,4 +249,60 @@ fn agents_reach_agents_on_another_node_by_name_at_node() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no agent named `nobody`"), "{err}");
+}
+
+/// `GET path` over plain HTTP/1.1; the whole response.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn metrics_show_agents_messages_latency_connections_auth_and_failures() {
+    let t = node();
+    let server = serve(&t);
+    let rt = t.node.runtime().clone();
+    let metrics = rt
+        .block_on(caxton::net::metrics::serve_metrics(
+            "127.0.0.1:0".parse().unwrap(),
+            t.node.clone(),
+            server.counters().clone(),
+        ))
+        .unwrap();
+    let client = connect(&t, &server, server.fingerprint(), TOKEN).unwrap();
+    let _ = connect(&t, &server, server.fingerprint(), "wrong");
+    rt.block_on(client.spawn("echo", r#"{"name":"e1"}"#))
+        .unwrap();
+    rt.block_on(client.spawn("echo", r#"{"name":"e2"}"#))
+        .unwrap();
+    let c = rt
+        .block_on(client.spawn("crasher", r#"{"name":"c"}"#))
+        .unwrap();
+    for _ in 0..3 {
+        rt.block_on(client.request("e1", b"x".to_vec(), TIMEOUT))
+            .unwrap();
+    }
+    rt.block_on(client.request(&c, b"trap".to_vec(), TIMEOUT))
+        .unwrap_err();
+    let page = http_get(metrics, "/metrics");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let has = |line: &str| assert!(page.contains(line), "missing `{line}` in:\n{page}");
+    has("caxton_agents{plugin=\"echo\"} 2");
+    has("caxton_agents{plugin=\"crasher\"} 1");
+    has("caxton_messages_total{direction=\"in\"} 3");
+    has("caxton_messages_total{direction=\"out\"} 3");
+    has("caxton_agent_failures_total{reason=\"trap\"} 1");
+    has("caxton_request_duration_seconds_count 4");
+    has("caxton_connections_total 2");
+    has("caxton_connections_open 1");
+    has("caxton_auth_failures_total 1");
+    assert!(http_get(metrics, "/nope").starts_with("HTTP/1.1 404"));
 }

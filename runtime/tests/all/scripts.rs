@@ -258,3 +258,37 @@ connect(b.addr, #{ fingerprint: b.fingerprint, token: "guess" });
     assert!(text.contains("tenant token was not accepted"), "{text}");
     assert!(text.contains(":3:"), "the error points at the line: {text}");
 }
+
+#[test]
+fn load_runs_closed_and_open_models_in_process_and_over_quic() {
+    let ctx = run(
+        r#"
+        let local = spawn_many(plugin("echo"), 4, #{ name: "l" });
+        let r = load(#{ name: "closed", targets: local, concurrency: 8, messages: 500, size: 64 });
+        if r.count != 500 || r.messages != 500 || r.errors != 0 || r.lost != 0 { throw `closed: ${r}`; }
+        let b = load(#{ name: "broadcast", targets: local, pattern: "broadcast", concurrency: 2, messages: 50 });
+        if b.count != 50 || b.messages != 200 { throw `broadcast: ${b}`; }
+        let o = load(#{ name: "open", targets: local[0], rate: 2000, messages: 200 });
+        if o.count + o.errors + o.dropped != 200 || o.rate != 2000.0 { throw `open: ${o}`; }
+
+        let n = serve();
+        let far = spawn_many(connect(n.addr, n), "echo", 2, #{ name: "far" });
+        let q = load(#{ name: "quic", targets: far, pattern: "ring", concurrency: 16, messages: 300 });
+        if q.count != 300 || q.errors != 0 { throw `quic: ${q}`; }
+        let e = "";
+        try { load(#{ targets: local, rate: 10, concurrency: 2 }); } catch (x) { e = `${x}`; }
+        if !e.contains("not both") { throw e; }
+        try { load(#{ targets: local, pattern: "zigzag" }); } catch (x) { e = `${x}`; }
+        if !e.contains("not a pattern") { throw e; }
+        "#,
+        ScriptLimits::default(),
+    )
+    .unwrap();
+    let report = ctx.report.lock().unwrap();
+    let names: Vec<_> = report
+        .measurements
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(names, ["closed", "broadcast", "open", "quic"]);
+}

@@ -15,6 +15,8 @@ struct Served {
     addr: SocketAddr,
     fingerprint: String,
     token: String,
+    /// `http://ADDR/metrics`.
+    metrics: String,
 }
 
 /// Starts `caxton-run serve` on a free port and reads what it prints.
@@ -26,6 +28,8 @@ fn serve(data_dir: &std::path::Path) -> Served {
             "127.0.0.1:0",
             "--max-agents",
             "64",
+            "--metrics",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data_dir)
@@ -42,14 +46,24 @@ fn serve(data_dir: &std::path::Path) -> Served {
             .trim()
             .to_string()
     };
-    let addr = field("caxton node listening on").parse().unwrap();
+    let addr = field("caxton node `caxton` listening on").parse().unwrap();
     let fingerprint = field("fingerprint:");
     let token = field("token:");
+    let metrics = loop {
+        let line = lines
+            .next()
+            .expect("serve printed its metrics address")
+            .unwrap();
+        if let Some(url) = line.trim().strip_prefix("metrics:") {
+            break url.trim().to_string();
+        }
+    };
     Served {
         child,
         addr,
         fingerprint,
         token,
+        metrics,
     }
 }
 
@@ -97,6 +111,16 @@ fn a_sigkilled_served_node_comes_back_with_identity_agents_and_state() {
         .block_on(client.request("c", b"get".to_vec(), TIMEOUT))
         .unwrap();
     assert_eq!(count, b"3");
+    // The restored agent is in the served metrics.
+    let addr = second
+        .metrics
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    let page = super::net::http_get(addr.parse().unwrap(), "/metrics");
+    assert!(
+        page.contains("caxton_agents{plugin=\"counter\"} 1"),
+        "{page}"
+    );
     second.child.kill().unwrap();
     second.child.wait().unwrap();
 }

@@ -17,6 +17,17 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:7700")]
     listen: SocketAddr,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (agents per plugin,
+    /// messages in/out, request latency, connections, auth failures, agent
+    /// failures by reason).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+
+    /// The node's name, told to clients in the handshake; peers reach its
+    /// agents as `agent@NAME`.
+    #[arg(long, default_value = "caxton")]
+    name: String,
+
     /// The tenant the token authenticates as.
     #[arg(long, default_value = caxton::node::DEFAULT_TENANT)]
     tenant: String,
@@ -36,9 +47,14 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         None => (Identity::generate()?, new_token()?),
     };
     let (runtime, node, _restore) = start_node(&args.node, false)?;
-    let options = ServerOptions::new(args.listen, &token, &args.tenant);
-    let server = Server::start(node, &identity, options)?;
-    println!("caxton node listening on {}", server.local_addr());
+    let mut options = ServerOptions::new(args.listen, &token, &args.tenant);
+    options.name = args.name.clone();
+    let server = Server::start(node.clone(), &identity, options)?;
+    println!(
+        "caxton node `{}` listening on {}",
+        args.name,
+        server.local_addr()
+    );
     println!("  fingerprint: {}", server.fingerprint());
     println!("  token:       {token}");
     println!("  tenant:      {}", args.tenant);
@@ -51,8 +67,20 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
             "  data dir:    none (a new identity and token each start; agents are not kept)"
         ),
     }
+    if let Some(addr) = args.metrics {
+        let bound = runtime
+            .block_on(caxton::net::metrics::serve_metrics(
+                addr,
+                node,
+                server.counters().clone(),
+            ))
+            .with_context(|| format!("serving metrics on {addr}"))?;
+        println!("  metrics:     http://{bound}/metrics");
+    }
     println!(
-        "clients pin the fingerprint and present the token (caxton::net::client::RemoteNode::connect)"
+        "connect from a script: connect(\"{}\", #{{ fingerprint: \"{}\", token: \"{token}\" }})",
+        server.local_addr(),
+        server.fingerprint()
     );
     println!("press Ctrl-C to stop");
     runtime

@@ -1,6 +1,7 @@
 //! The functions a script can call. Each returns a Rhai error (with the
 //! call's position) instead of panicking; each blocking call has a timeout.
 
+mod load;
 mod options;
 mod remote;
 mod spawn_syntax;
@@ -31,6 +32,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     register_agents(engine, ctx);
     register_measure(engine, ctx);
     remote::register(engine, ctx);
+    load::register(engine, ctx);
     engine.register_fn("payload", |n: i64| -> Fallible<rhai::Blob> {
         let n = usize::try_from(n).map_err(|_| fail("payload(n): n must not be negative"))?;
         Ok(vec![b'x'; n])

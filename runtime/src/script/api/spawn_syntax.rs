@@ -25,8 +25,8 @@ pub(crate) fn register(engine: &mut Engine, spawn: std::sync::Arc<SpawnFn>) {
             let next = match n {
                 1 => "(",
                 // After `(` or `,`: an argument, unless `)` just closed the call.
-                _ if n % 2 == 0 && symbols[n - 1] == ")" => return Ok(None),
-                _ if n % 2 == 0 => "$expr$",
+                _ if n.is_multiple_of(2) && symbols[n - 1] == ")" => return Ok(None),
+                _ if n.is_multiple_of(2) => "$expr$",
                 // After an argument: `)` or, if room is left, `,`.
                 _ if look_ahead == ")" => ")",
                 _ if look_ahead == "," && args < MAX_ARGS => ",",

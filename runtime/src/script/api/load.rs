@@ -1,0 +1,143 @@
+//! `load(#{...})`: the native load generator from a script.
+
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Engine, Map};
+
+use super::options::{count, duration};
+use super::remote::RemoteAgent;
+use super::{Fallible, fail, stats_map};
+use crate::measure::load::{LoadOptions, LoadReport, Model, Target, Until, run_load};
+use crate::net::client::RemoteTargets;
+use crate::node::{AgentHandle, AgentTargets};
+use crate::script::runner::ScriptContext;
+
+const KEYS: &str = "targets, name, pattern, size, concurrency, rate, duration, messages, warmup, drain, max_in_flight";
+
+pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
+    let c = ctx.clone();
+    engine.register_fn("load", move |opts: Map| -> Fallible<Map> {
+        let (target, options) = parse(&c, &opts).map_err(fail)?;
+        let report = run_load(target, &options).map_err(fail)?;
+        let mut stats = report.latency.clone();
+        // In the report a load run's throughput is messages per second.
+        stats.throughput = report.throughput;
+        c.record(stats);
+        Ok(report_map(&report))
+    });
+}
+
+fn report_map(r: &LoadReport) -> Map {
+    let mut m = stats_map(&r.latency);
+    let mut int = |k: &str, v: u64| {
+        m.insert(k.into(), Dynamic::from(v as i64));
+    };
+    int("messages", r.messages);
+    int("sent", r.sent);
+    int("lost", r.lost);
+    int("dropped", r.dropped);
+    int("late", r.late);
+    m.insert("throughput".into(), Dynamic::from(r.throughput));
+    m.insert("rate".into(), r.rate.map_or(Dynamic::UNIT, Dynamic::from));
+    m
+}
+
+fn parse(ctx: &ScriptContext, opts: &Map) -> Result<(Arc<dyn Target>, LoadOptions), String> {
+    let mut options = LoadOptions::default();
+    let mut target: Option<Arc<dyn Target>> = None;
+    let (mut concurrency, mut rate, mut max_in_flight) = (None, None, 100_000usize);
+    for (key, value) in opts {
+        let bad = |e: String| format!("load option `{key}`: {e}");
+        match key.as_str() {
+            "targets" => target = Some(targets(ctx, value).map_err(bad)?),
+            "name" => options.name = value.to_string(),
+            "pattern" => {
+                options.pattern = value
+                    .clone()
+                    .into_string()
+                    .map_err(|t| format!("expected a string, got {t}"))
+                    .and_then(|s| s.parse())
+                    .map_err(bad)?
+            }
+            "size" => options.size = count(value).map_err(bad)? as usize,
+            "concurrency" => concurrency = Some(count(value).map_err(bad)? as usize),
+            "rate" => {
+                let r = value
+                    .as_float()
+                    .or_else(|_| value.as_int().map(|i| i as f64))
+                    .map_err(|t| bad(format!("expected messages per second, got {t}")))?;
+                rate = Some(r);
+            }
+            "duration" => options.until = Until::Elapsed(duration(value).map_err(bad)?),
+            "messages" => options.until = Until::Operations(count(value).map_err(bad)?),
+            "warmup" => options.warmup = duration(value).map_err(bad)?,
+            "drain" => options.drain = duration(value).map_err(bad)?,
+            "max_in_flight" => max_in_flight = count(value).map_err(bad)? as usize,
+            other => {
+                return Err(format!(
+                    "unknown load option `{other}`: the options are {KEYS}"
+                ));
+            }
+        }
+    }
+    options.model = match (concurrency, rate) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "load: give either `concurrency` (closed loop) or `rate` (open model), not both"
+                    .into(),
+            );
+        }
+        (None, Some(rate)) => Model::Open {
+            rate,
+            max_in_flight,
+        },
+        (Some(concurrency), None) => Model::Closed { concurrency },
+        (None, None) => Model::Closed { concurrency: 64 },
+    };
+    let target =
+        target.ok_or("load: the option `targets` (an agent or an array of agents) is required")?;
+    Ok((target, options))
+}
+
+/// Agents of the embedded node, or of one remote node.
+fn targets(ctx: &ScriptContext, value: &Dynamic) -> Result<Arc<dyn Target>, String> {
+    let items: Array = match value.clone().try_cast::<Array>() {
+        Some(a) => a,
+        None => vec![value.clone()],
+    };
+    if items.is_empty() {
+        return Err("no agents given".into());
+    }
+    if items[0].is::<RemoteAgent>() {
+        let mut node = None;
+        let mut names = Vec::with_capacity(items.len());
+        for item in items {
+            let type_name = item.type_name();
+            let agent = item
+                .try_cast::<RemoteAgent>()
+                .ok_or_else(|| format!("expected remote agents only, got {type_name}"))?;
+            let first = node.get_or_insert_with(|| agent.node.clone());
+            if first.addr() != agent.node.addr() {
+                return Err(format!(
+                    "all targets must be on one node: {} is on {}, {} on {}",
+                    names.first().map_or("", String::as_str),
+                    first.addr(),
+                    agent.name,
+                    agent.node.addr()
+                ));
+            }
+            names.push(agent.name);
+        }
+        let node = node.ok_or("no agents given")?;
+        return Ok(Arc::new(RemoteTargets::new(node, names)));
+    }
+    let mut agents = Vec::with_capacity(items.len());
+    for item in items {
+        let type_name = item.type_name();
+        agents.push(
+            item.try_cast::<AgentHandle>()
+                .ok_or_else(|| format!("expected agents, got {type_name}"))?,
+        );
+    }
+    Ok(Arc::new(AgentTargets::new(ctx.node.clone(), agents)))
+}
