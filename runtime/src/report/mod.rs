@@ -2,12 +2,14 @@
 //! (versioned JSON, see `docs/scripting.md` for the schema).
 
 mod table;
+pub mod threshold;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use crate::measure::Stats;
+use threshold::{Threshold, ThresholdResult, Verdict};
 
 pub use table::render_table;
 
@@ -27,8 +29,31 @@ pub struct Report {
     pub started_unix: u64,
     /// Wall time of the whole run, seconds.
     pub elapsed_s: f64,
-    /// Every `measure` in order.
+    /// Every `measure` and `load` in order.
     pub measurements: Vec<Stats>,
+    /// `threshold()` rules, judged when the script ends.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
+    /// The A/B comparisons of `compare()`.
+    #[serde(default)]
+    pub comparisons: Vec<Comparison>,
+}
+
+/// An A/B comparison made by alternating runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Name of A.
+    pub a: String,
+    /// Name of B.
+    pub b: String,
+    /// Median over rounds of mean(B) / mean(A).
+    pub ratio: f64,
+    /// Smallest per-round ratio.
+    pub ratio_min: f64,
+    /// Largest per-round ratio.
+    pub ratio_max: f64,
+    /// Rounds run.
+    pub rounds: u32,
 }
 
 impl Report {
@@ -44,7 +69,22 @@ impl Report {
                 .unwrap_or(0),
             elapsed_s: 0.0,
             measurements: Vec::new(),
+            thresholds: Vec::new(),
+            comparisons: Vec::new(),
         }
+    }
+
+    /// Judges `thresholds` against the measurements, keeping the results.
+    pub fn judge(&mut self, thresholds: &[Threshold]) {
+        self.thresholds = thresholds
+            .iter()
+            .map(|t| t.judge(&self.measurements))
+            .collect();
+    }
+
+    /// Whether a threshold failed.
+    pub fn failed(&self) -> bool {
+        self.thresholds.iter().any(|t| t.verdict == Verdict::Fail)
     }
 
     /// The report as pretty JSON.

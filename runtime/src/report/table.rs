@@ -33,7 +33,76 @@ pub fn render_table(report: &Report) -> String {
             human_rate(s.throughput),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
+    let mut out = grid(&rows);
+    if !report.comparisons.is_empty() {
+        let mut rows = vec![vec![
+            "comparison".to_string(),
+            "B / A (median)".into(),
+            "spread".into(),
+            "rounds".into(),
+        ]];
+        for c in &report.comparisons {
+            rows.push(vec![
+                format!("{} vs {}", c.b, c.a),
+                format!("{:.2}x", c.ratio),
+                format!("{:.2}x .. {:.2}x", c.ratio_min, c.ratio_max),
+                c.rounds.to_string(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&grid(&rows));
+    }
+    if !report.thresholds.is_empty() {
+        let mut rows = vec![vec![
+            "threshold".to_string(),
+            "rule".into(),
+            "actual".into(),
+            "verdict".into(),
+        ]];
+        for t in &report.thresholds {
+            let th = &t.threshold;
+            let rules: Vec<String> = [
+                ("target", &th.target),
+                ("acceptable", &th.acceptable),
+                ("critical", &th.critical),
+            ]
+            .into_iter()
+            .filter_map(|(tier, r)| r.as_ref().map(|r| format!("{tier}: {}", r.text)))
+            .collect();
+            let stat = [&th.target, &th.acceptable, &th.critical]
+                .into_iter()
+                .flatten()
+                .next()
+                .map(|r| r.stat().to_string())
+                .unwrap_or_default();
+            let actual = match t.actual {
+                None => "-".to_string(),
+                Some(v) if ["throughput"].contains(&stat.as_str()) => human_rate(v),
+                Some(v) if ["count", "errors"].contains(&stat.as_str()) => format!("{v}"),
+                Some(v) => human_ns(v),
+            };
+            rows.push(vec![
+                th.metric.clone(),
+                rules.join(", "),
+                actual,
+                match t.verdict {
+                    super::Verdict::Pass => "PASS".into(),
+                    super::Verdict::Warn => format!("WARN ({})", t.detail),
+                    super::Verdict::Fail => format!("FAIL ({})", t.detail),
+                },
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&grid(&rows));
+    }
+    out
+}
+
+/// Rows as an aligned table: the first row is the header, the first column
+/// left-aligned, the others right-aligned.
+fn grid(rows: &[Vec<String>]) -> String {
+    let columns = rows[0].len();
+    let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -53,7 +122,7 @@ pub fn render_table(report: &Report) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
         if i == 0 {
-            let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+            let total: usize = widths.iter().sum::<usize>() + 2 * (columns - 1);
             out.push_str(&"-".repeat(total));
             out.push('\n');
         }

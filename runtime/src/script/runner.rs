@@ -24,6 +24,8 @@ pub struct ScriptContext {
     pub restore: Option<crate::node::RestoreReport>,
     /// Nodes the script started with `serve()`, alive until it ends.
     pub(crate) served: Arc<Mutex<Vec<super::api::Served>>>,
+    /// `threshold()` rules, judged by [`ScriptContext::finish`].
+    pub(crate) thresholds: Arc<Mutex<Vec<crate::report::threshold::Threshold>>>,
 }
 
 impl std::fmt::Debug for ScriptContext {
@@ -43,7 +45,15 @@ impl ScriptContext {
             request_timeout: Duration::from_secs(10),
             restore: None,
             served: Arc::default(),
+            thresholds: Arc::default(),
         }
+    }
+
+    /// The report with every threshold judged: call once the script ended.
+    pub fn finish(&self) -> Report {
+        let mut report = self.report.lock().unwrap().clone();
+        report.judge(&self.thresholds.lock().unwrap());
+        report
     }
 
     pub(crate) fn record(&self, stats: Stats) {

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use caxton::report::threshold::Verdict;
 use caxton::script::{Runner, ScriptContext, ScriptError, ScriptLimits};
 
 use super::util::node;
@@ -291,4 +292,87 @@ fn load_runs_closed_and_open_models_in_process_and_over_quic() {
         .map(|m| m.name.as_str())
         .collect();
     assert_eq!(names, ["closed", "broadcast", "open", "quic"]);
+}
+
+#[test]
+fn a_failed_threshold_exits_3_after_the_full_report_and_warnings_do_not() {
+    let dir = std::env::temp_dir().join(format!("caxton-threshold-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run_with = |thresholds: &str| {
+        let script = dir.join("t.rhai");
+        let json = dir.join("t.json");
+        std::fs::write(
+            &script,
+            format!(
+                "let a = spawn(\"echo\");\nmeasure(\"rt\", #{{ iterations: 50 }}, || request(a, \"x\"));\n{thresholds}\n"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+            .arg(&script)
+            .args(["--no-cache", "--max-agents", "8", "--json"])
+            .arg(&json)
+            .output()
+            .unwrap();
+        let report: caxton::report::Report =
+            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        (out, report)
+    };
+    // An impossible critical tier fails: exit 3, the table and JSON are complete.
+    let (out, report) = run_with("threshold(\"rt\", \"p50 < 1ns\");");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rt") && stdout.contains("FAIL"), "{stdout}");
+    assert_eq!(report.measurements.len(), 1);
+    assert_eq!(report.thresholds[0].verdict, Verdict::Fail);
+    // A missed target with a met critical tier is a warning: exit 0.
+    let (out, report) = run_with(
+        "threshold(\"rt\", #{ target: \"p50 < 1ns\", critical: \"p50 < 60s\" });\nthreshold(\"rt\", \"errors == 0\");",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdicts: Vec<_> = report.thresholds.iter().map(|t| t.verdict).collect();
+    assert_eq!(verdicts, [Verdict::Warn, Verdict::Pass]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("WARN"));
+    // A threshold on a measurement that never ran fails.
+    let (out, _) = run_with("threshold(\"never measured\", \"p99 < 1s\");");
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn compare_alternates_runs_and_reports_the_ratio_with_spread() {
+    let ctx = run(
+        r#"
+        let a = spawn("echo");
+        let c = compare("one request", || request(a, "x"),
+                        "three requests", || { request(a, "x"); request(a, "x"); request(a, "x"); },
+                        #{ rounds: 3, iterations: 200 });
+        if c.rounds != 3 || c.ratio_min > c.ratio || c.ratio > c.ratio_max { throw `${c}`; }
+        if c.a.count != 200 || c.b.count != 200 { throw "bad counts"; }
+        let e = "";
+        try { threshold("x", "p99 < 10"); } catch (x) { e = `${x}`; }
+        if !e.contains("needs a unit") { throw e; }
+        try { threshold("x", #{ goal: "p99 < 1ms" }); } catch (x) { e = `${x}`; }
+        if !e.contains("unknown threshold tier") { throw e; }
+        "#,
+        ScriptLimits::default(),
+    )
+    .unwrap();
+    let report = ctx.report.lock().unwrap();
+    assert_eq!(report.comparisons.len(), 1);
+    // Three requests cost more than one: B/A above 1 (a loose bound, not a timing goal).
+    assert!(
+        report.comparisons[0].ratio > 1.0,
+        "{:?}",
+        report.comparisons
+    );
 }

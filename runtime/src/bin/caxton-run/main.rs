@@ -25,6 +25,8 @@ mod exit {
     pub const OK: u8 = 0;
     /// The script failed (syntax or run-time error) or the node could not start.
     pub const ERROR: u8 = 1;
+    /// The script ran to the end, but a `threshold()` failed its critical tier.
+    pub const THRESHOLD: u8 = 3;
 }
 
 /// Run a Caxton workflow script: spawn WebAssembly agents, drive them,
@@ -36,7 +38,8 @@ mod exit {
 /// loads by path.
 ///
 /// Exit codes: 0 ok, 1 script or runtime error (printed as file:line:col with
-/// the source line), 2 bad command line.
+/// the source line), 2 bad command line, 3 a threshold failed (after the
+/// full report is printed).
 #[derive(Debug, Parser)]
 #[command(
     name = "caxton-run",

@@ -55,9 +55,9 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
     let runner = Runner::new(&ctx, limits);
     let outcome = runner.run(&path, &source);
 
-    let mut report = ctx.report.lock().unwrap().clone();
+    let mut report = ctx.finish();
     report.elapsed_s = started.elapsed().as_secs_f64();
-    if !report.measurements.is_empty() {
+    if !report.measurements.is_empty() || !report.thresholds.is_empty() {
         println!("\n{}", render_table(&report));
     }
     if let Some(json) = &cli.json {
@@ -70,6 +70,10 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
         Ok(()) => {
             if !cli.quiet {
                 eprintln!("done in {:.2}s", report.elapsed_s);
+            }
+            if report.failed() {
+                eprintln!("a threshold failed (see the table above)");
+                return Ok(exit::THRESHOLD);
             }
             Ok(exit::OK)
         }

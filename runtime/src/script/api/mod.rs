@@ -14,7 +14,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext,
 
 use super::runner::ScriptContext;
 use crate::host::Plugin;
-use crate::measure::{Sampler, Stats};
+use crate::measure::{Sampler, SamplerOptions, Stats};
 use crate::node::AgentHandle;
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -33,6 +33,8 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     register_measure(engine, ctx);
     remote::register(engine, ctx);
     load::register(engine, ctx);
+    register_thresholds(engine, ctx);
+    register_compare(engine, ctx);
     engine.register_fn("payload", |n: i64| -> Fallible<rhai::Blob> {
         let n = usize::try_from(n).map_err(|_| fail("payload(n): n must not be negative"))?;
         Ok(vec![b'x'; n])
@@ -260,6 +262,152 @@ fn register_measure(engine: &mut Engine, ctx: &ScriptContext) {
             }
             c.record(stats.clone());
             Ok(stats_map(&stats))
+        },
+    );
+}
+
+fn register_thresholds(engine: &mut Engine, ctx: &ScriptContext) {
+    use crate::report::threshold::{Rule, Threshold};
+    let parse = |text: &str| -> Fallible<Rule> { text.parse().map_err(fail) };
+    let c = ctx.clone();
+    engine.register_fn(
+        "threshold",
+        move |metric: &str, rule: &str| -> Fallible<()> {
+            let t = Threshold {
+                metric: metric.to_string(),
+                target: None,
+                acceptable: None,
+                critical: Some(parse(rule)?),
+            };
+            c.thresholds.lock().unwrap().push(t);
+            Ok(())
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("threshold", move |metric: &str, tiers: Map| -> Fallible<()> {
+        let mut t = Threshold {
+            metric: metric.to_string(),
+            target: None,
+            acceptable: None,
+            critical: None,
+        };
+        for (tier, rule) in tiers {
+            let rule = rule
+                .into_string()
+                .map_err(|ty| fail(format!("threshold tier `{tier}`: expected a rule string like \"p99 < 10ms\", got {ty}")))?;
+            let rule = Some(parse(&rule)?);
+            match tier.as_str() {
+                "target" => t.target = rule,
+                "acceptable" => t.acceptable = rule,
+                "critical" => t.critical = rule,
+                other => {
+                    return Err(fail(format!(
+                        "unknown threshold tier `{other}`: the tiers are target, acceptable, critical"
+                    )));
+                }
+            }
+        }
+        if t.target.is_none() && t.acceptable.is_none() && t.critical.is_none() {
+            return Err(fail("threshold: give at least one tier (target, acceptable, critical)"));
+        }
+        c.thresholds.lock().unwrap().push(t);
+        Ok(())
+    });
+}
+
+fn register_compare(engine: &mut Engine, ctx: &ScriptContext) {
+    let c = ctx.clone();
+    engine.register_fn(
+        "compare",
+        move |call: NativeCallContext<'_>,
+              name_a: &str,
+              a: FnPtr,
+              name_b: &str,
+              b: FnPtr,
+              opts: Map|
+              -> Fallible<Map> {
+            let mut rounds = 5u32;
+            let mut sampler = SamplerOptions::default();
+            let mut warmup_set = false;
+            for (key, value) in &opts {
+                let bad = |e: String| fail(format!("compare option `{key}`: {e}"));
+                match key.as_str() {
+                    "rounds" => rounds = options::count(value).map_err(bad)?.clamp(1, 1000) as u32,
+                    "iterations" => sampler.iterations = options::count(value).map_err(bad)?,
+                    "warmup" => {
+                        sampler.warmup = options::count(value).map_err(bad)?;
+                        warmup_set = true;
+                    }
+                    other => {
+                        return Err(fail(format!(
+                            "unknown compare option `{other}`: the options are rounds, iterations, warmup"
+                        )));
+                    }
+                }
+            }
+            if !warmup_set {
+                sampler.warmup = (sampler.iterations / 10).min(10_000);
+            }
+            let run = |name: &str, f: &FnPtr| -> Fallible<Stats> {
+                let mut fatal = None;
+                let stats = Sampler::new(sampler.clone()).run(
+                    name,
+                    || match f.call_within_context::<Dynamic>(&call, ()) {
+                        Ok(_) => Ok(()),
+                        Err(e) => {
+                            let text = e.to_string();
+                            fatal.get_or_insert(e);
+                            Err(text)
+                        }
+                    },
+                    |_| {},
+                );
+                match fatal {
+                    Some(e) => Err(e),
+                    None => Ok(stats),
+                }
+            };
+            // Alternate, and swap the order each round, so drift (thermal,
+            // caches, other load) hits both sides alike.
+            let (mut all_a, mut all_b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for round in 0..rounds {
+                let (sa, sb) = if round % 2 == 0 {
+                    let sa = run(name_a, &a)?;
+                    (sa, run(name_b, &b)?)
+                } else {
+                    let sb = run(name_b, &b)?;
+                    (run(name_a, &a)?, sb)
+                };
+                ratios.push(sb.mean / sa.mean.max(1e-9));
+                all_a.push(sa);
+                all_b.push(sb);
+            }
+            ratios.sort_by(f64::total_cmp);
+            let comparison = crate::report::Comparison {
+                a: name_a.to_string(),
+                b: name_b.to_string(),
+                ratio: ratios[ratios.len() / 2],
+                ratio_min: ratios[0],
+                ratio_max: ratios[ratios.len() - 1],
+                rounds,
+            };
+            // The median round of each side goes into the report.
+            let median = |mut v: Vec<Stats>| {
+                v.sort_by(|x, y| x.mean.total_cmp(&y.mean));
+                v.swap_remove(v.len() / 2)
+            };
+            let (sa, sb) = (median(all_a), median(all_b));
+            c.record(sa.clone());
+            c.record(sb.clone());
+            c.report.lock().unwrap().comparisons.push(comparison.clone());
+            let mut m = Map::new();
+            m.insert("a".into(), Dynamic::from_map(stats_map(&sa)));
+            m.insert("b".into(), Dynamic::from_map(stats_map(&sb)));
+            m.insert("ratio".into(), Dynamic::from(comparison.ratio));
+            m.insert("ratio_min".into(), Dynamic::from(comparison.ratio_min));
+            m.insert("ratio_max".into(), Dynamic::from(comparison.ratio_max));
+            m.insert("rounds".into(), Dynamic::from(i64::from(rounds)));
+            Ok(m)
         },
     );
 }
