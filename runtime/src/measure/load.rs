@@ -174,7 +174,8 @@ struct Run {
     ok_ops: AtomicU64,
     ok_msgs: AtomicU64,
     errors: AtomicU64,
-    last_done: Mutex<Instant>,
+    /// When the last operation completed, in ns since `start`.
+    last_done_ns: AtomicU64,
     first_error: Mutex<Option<String>>,
     hists: Vec<Mutex<Histogram<u64>>>,
     stopping: AtomicBool,
@@ -279,10 +280,8 @@ impl Run {
                 self.first_error.lock().unwrap().get_or_insert(e);
             }
         }
-        let mut last = self.last_done.lock().unwrap();
-        if now > *last {
-            *last = now;
-        }
+        let since = now.saturating_duration_since(self.start).as_nanos() as u64;
+        self.last_done_ns.fetch_max(since, Relaxed);
     }
 }
 
@@ -333,7 +332,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
         ok_ops: AtomicU64::new(0),
         ok_msgs: AtomicU64::new(0),
         errors: AtomicU64::new(0),
-        last_done: Mutex::new(start),
+        last_done_ns: AtomicU64::new(0),
         first_error: Mutex::new(None),
         hists: (0..SHARDS).map(|_| Mutex::new(new_histogram())).collect(),
         stopping: AtomicBool::new(false),
@@ -415,10 +414,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
             .add(&*h.lock().unwrap())
             .map_err(|e| format!("load: merging histograms: {e}"))?;
     }
-    let last = *run.last_done.lock().unwrap();
-    let elapsed = last
-        .saturating_duration_since(run.start)
-        .max(Duration::from_nanos(1));
+    let elapsed = Duration::from_nanos(run.last_done_ns.load(Relaxed).max(1));
     let errors = run.errors.load(Relaxed);
     let first_error = run.first_error.lock().unwrap().clone();
     let latency = Stats::from_histogram(&options.name, &histogram, errors, elapsed, first_error);

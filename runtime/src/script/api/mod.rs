@@ -243,27 +243,39 @@ fn register_measure(engine: &mut Engine, ctx: &ScriptContext) {
         "measure",
         move |call: NativeCallContext<'_>, name: &str, opts: Map, work: FnPtr| -> Fallible<Map> {
             let options = options::sampler_options(&opts).map_err(fail)?;
-            let mut fatal: Option<Box<EvalAltResult>> = None;
-            let stats = Sampler::new(options).run(
-                name,
-                || match work.call_within_context::<Dynamic>(&call, ()) {
-                    Ok(_) => Ok(()),
-                    Err(e) if is_fatal(&e) => {
-                        let text = e.to_string();
-                        fatal.get_or_insert(e);
-                        Err(text)
-                    }
-                    Err(e) => Err(e.to_string()),
-                },
-                |_| {},
-            );
-            if let Some(e) = fatal {
-                return Err(e);
-            }
+            let stats = sample(&call, name, options, &work)?;
             c.record(stats.clone());
             Ok(stats_map(&stats))
         },
     );
+}
+
+/// Times `work` with `options`: a closure that throws counts as a failed
+/// sample; hitting a sandbox limit stops the script.
+fn sample(
+    call: &NativeCallContext<'_>,
+    name: &str,
+    options: SamplerOptions,
+    work: &FnPtr,
+) -> Fallible<Stats> {
+    let mut fatal: Option<Box<EvalAltResult>> = None;
+    let stats = Sampler::new(options).run(
+        name,
+        || match work.call_within_context::<Dynamic>(call, ()) {
+            Ok(_) => Ok(()),
+            Err(e) if is_fatal(&e) => {
+                let text = e.to_string();
+                fatal.get_or_insert(e);
+                Err(text)
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        |_| {},
+    );
+    match fatal {
+        Some(e) => Err(e),
+        None => Ok(stats),
+    }
 }
 
 fn register_thresholds(engine: &mut Engine, ctx: &ScriptContext) {
@@ -348,25 +360,7 @@ fn register_compare(engine: &mut Engine, ctx: &ScriptContext) {
             if !warmup_set {
                 sampler.warmup = (sampler.iterations / 10).min(10_000);
             }
-            let run = |name: &str, f: &FnPtr| -> Fallible<Stats> {
-                let mut fatal = None;
-                let stats = Sampler::new(sampler.clone()).run(
-                    name,
-                    || match f.call_within_context::<Dynamic>(&call, ()) {
-                        Ok(_) => Ok(()),
-                        Err(e) => {
-                            let text = e.to_string();
-                            fatal.get_or_insert(e);
-                            Err(text)
-                        }
-                    },
-                    |_| {},
-                );
-                match fatal {
-                    Some(e) => Err(e),
-                    None => Ok(stats),
-                }
-            };
+            let run = |name: &str, f: &FnPtr| sample(&call, name, sampler.clone(), f);
             // Alternate, and swap the order each round, so drift (thermal,
             // caches, other load) hits both sides alike.
             let (mut all_a, mut all_b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());

@@ -9,6 +9,7 @@ use rhai::{Array, Dynamic, Engine, Map};
 
 use super::options::{self, option_pairs};
 use super::{Fallible, fail};
+use crate::core::spawn::OptionValue;
 use crate::net::client::RemoteNode;
 use crate::net::server::{Server, ServerOptions};
 use crate::net::tls::{Identity, new_token};
@@ -182,12 +183,10 @@ fn options_json(opts: &Map) -> (serde_json::Map<String, serde_json::Value>, Opti
     let mut json = serde_json::Map::new();
     for (key, value) in option_pairs(opts) {
         if key == "name" {
-            name = Some(
-                value
-                    .to_json()
-                    .as_str()
-                    .map_or_else(|| value.to_json().to_string(), str::to_string),
-            );
+            name = Some(match value {
+                OptionValue::Text(text) | OptionValue::Other(text) => text,
+                OptionValue::Int(n) => n.to_string(),
+            });
         } else {
             json.insert(key.to_string(), value.to_json());
         }
@@ -217,7 +216,7 @@ fn connect(ctx: &ScriptContext, addr: &str, opts: &Map) -> Fallible<RemoteNode> 
     for key in opts.keys() {
         if !["fingerprint", "token", "name", "addr", "tenant"].contains(&key.as_str()) {
             return Err(fail(format!(
-                "unknown connect option `{key}`: the options are fingerprint, token, name"
+                "unknown connect option `{key}`: the options are fingerprint, token, name (the map serve() returns is accepted as is)"
             )));
         }
     }
