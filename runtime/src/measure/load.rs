@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::stats::{Stats, new_histogram};
+use super::stats::{Stats, new_histogram, spread};
 
 /// Called once when an operation completes: `Ok` for a reply, `Err` with
 /// the reason otherwise.
@@ -409,15 +409,24 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
     drop(guard);
     let lost = run.in_flight.load(Relaxed) as u64;
     let mut histogram = new_histogram();
+    // The shards are repeated samples of one run (interleaved sends or
+    // concurrent workers): the spread of their means is the run's noise.
+    let mut means = Vec::with_capacity(SHARDS);
     for h in &run.hists {
+        let h = h.lock().unwrap();
+        if h.len() >= 10 {
+            means.push(h.mean());
+        }
         histogram
-            .add(&*h.lock().unwrap())
+            .add(&*h)
             .map_err(|e| format!("load: merging histograms: {e}"))?;
     }
     let elapsed = Duration::from_nanos(run.last_done_ns.load(Relaxed).max(1));
     let errors = run.errors.load(Relaxed);
     let first_error = run.first_error.lock().unwrap().clone();
-    let latency = Stats::from_histogram(&options.name, &histogram, errors, elapsed, first_error);
+    let mut latency =
+        Stats::from_histogram(&options.name, &histogram, errors, elapsed, first_error);
+    latency.noise = spread(&means);
     let messages = run.ok_msgs.load(Relaxed);
     Ok(LoadReport {
         latency,

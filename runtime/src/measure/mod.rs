@@ -4,7 +4,7 @@
 //!   an HdrHistogram (3 significant digits, 1 ns to 1 hour).
 //! - [`sampler`]: timing a closure for a number of iterations or a duration.
 //! - [`load`]: the native load generator (closed and open models).
-//! - [`resources`]: the process's resident memory.
+//! - [`resources`]: the process's resident memory and CPU time.
 
 pub mod load;
 pub mod resources;
@@ -12,4 +12,4 @@ pub mod sampler;
 pub mod stats;
 
 pub use sampler::{Sampler, SamplerOptions};
-pub use stats::{Stats, new_histogram};
+pub use stats::{Resources, Stats, new_histogram, spread};

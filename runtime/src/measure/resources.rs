@@ -9,6 +9,20 @@ pub fn rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// CPU time of this process so far (user + system, every thread), in
+/// seconds. `/proc` counts it in USER_HZ ticks, which Linux fixes at 100
+/// per second for this interface.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after it do not.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3, utime 14, stime 15 (1-based).
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -20,5 +34,19 @@ mod tests {
         let after = super::rss_bytes().unwrap();
         assert!(after >= before + (32 << 20), "{before} -> {after}");
         drop(block);
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let Some(before) = super::cpu_seconds() else {
+            return;
+        };
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let after = super::cpu_seconds().unwrap();
+        assert!(after - before >= 0.1, "{before} -> {after}");
     }
 }

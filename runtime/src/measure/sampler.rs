@@ -2,7 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::stats::{Stats, new_histogram};
+use hdrhistogram::Histogram;
+
+use super::stats::{Stats, new_histogram, spread};
+
+/// Consecutive groups a run is split into to see its noise.
+const GROUPS: usize = 5;
 
 /// How long to sample.
 #[derive(Debug, Clone)]
@@ -39,13 +44,15 @@ impl Sampler {
     }
 
     /// Runs warm-up and timed calls of `work`; `progress` is told the
-    /// fraction done now and then (for a progress bar).
+    /// fraction done now and then (for a progress bar). Returns the stats
+    /// (with their noise: how far the means of five consecutive groups of
+    /// samples spread) and the histogram of every sample.
     pub fn run<E: std::fmt::Display>(
         &self,
         name: &str,
         mut work: impl FnMut() -> Result<(), E>,
         mut progress: impl FnMut(f64),
-    ) -> Stats {
+    ) -> (Stats, Histogram<u64>) {
         let mut errors = 0;
         let mut first_error = None;
         let mut note = |e: E, errors: &mut u64| {
@@ -62,37 +69,49 @@ impl Sampler {
         }
         let mut hist = new_histogram();
         let start = Instant::now();
+        let mut groups = [(0u128, 0u64); GROUPS];
         let mut i = 0u64;
         loop {
-            match self.options.duration {
+            let done = match self.options.duration {
                 Some(d) => {
                     if start.elapsed() >= d {
                         break;
                     }
-                    if i.is_multiple_of(256) {
-                        progress(start.elapsed().as_secs_f64() / d.as_secs_f64());
-                    }
+                    start.elapsed().as_secs_f64() / d.as_secs_f64()
                 }
                 None => {
                     if i >= self.options.iterations {
                         break;
                     }
-                    if i.is_multiple_of(256) {
-                        progress(i as f64 / self.options.iterations.max(1) as f64);
-                    }
+                    i as f64 / self.options.iterations.max(1) as f64
                 }
+            };
+            if i.is_multiple_of(256) {
+                progress(done);
             }
             let t0 = Instant::now();
             let result = work();
             let ns = t0.elapsed().as_nanos() as u64;
             match result {
-                Ok(()) => hist.saturating_record(ns.max(1)),
+                Ok(()) => {
+                    hist.saturating_record(ns.max(1));
+                    let g = &mut groups[((done * GROUPS as f64) as usize).min(GROUPS - 1)];
+                    g.0 += u128::from(ns);
+                    g.1 += 1;
+                }
                 Err(e) => note(e, &mut errors),
             }
             i += 1;
         }
         let elapsed = start.elapsed();
-        Stats::from_histogram(name, &hist, errors, elapsed, first_error)
+        let mut stats = Stats::from_histogram(name, &hist, errors, elapsed, first_error);
+        let means: Vec<f64> = groups
+            .iter()
+            .filter(|g| g.1 > 0)
+            .map(|g| g.0 as f64 / g.1 as f64)
+            .collect();
+        stats.noise = spread(&means);
+        (stats, hist)
     }
 }
 
@@ -103,7 +122,7 @@ mod tests {
     #[test]
     fn counts_iterations_and_errors() {
         let mut n = 0;
-        let stats = Sampler::new(SamplerOptions {
+        let (stats, hist) = Sampler::new(SamplerOptions {
             warmup: 5,
             iterations: 100,
             duration: None,
@@ -124,5 +143,29 @@ mod tests {
         assert_eq!(stats.count + stats.errors, 100);
         assert_eq!(stats.errors, 10);
         assert_eq!(stats.first_error.as_deref(), Some("every tenth fails"));
+        assert_eq!(hist.len(), 90);
+        assert!(stats.noise >= 0.0);
+    }
+
+    #[test]
+    fn noise_shows_when_one_group_is_slower() {
+        let mut n = 0u32;
+        let (stats, _) = Sampler::new(SamplerOptions {
+            warmup: 0,
+            iterations: 50,
+            duration: None,
+        })
+        .run(
+            "t",
+            || -> Result<(), String> {
+                n += 1;
+                // The last fifth sleeps: its mean is far above the others.
+                let pause = if n > 40 { 2_000 } else { 20 };
+                std::thread::sleep(Duration::from_micros(pause));
+                Ok(())
+            },
+            |_| {},
+        );
+        assert!(stats.noise > 0.5, "noise {}", stats.noise);
     }
 }

@@ -47,6 +47,42 @@ pub struct Stats {
     /// The first error seen, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// How much repeated sub-samples of this measurement disagree: the
+    /// spread of their means relative to the median one (0.05 = 5%). A
+    /// baseline comparison flags a change only beyond it.
+    #[serde(default)]
+    pub noise: f64,
+    /// What the process used while this was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+}
+
+/// The process's resources around one measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Resident memory at the end, bytes.
+    pub rss_bytes: u64,
+    /// Agents alive at the end (this node and the nodes a script serves).
+    pub agents: u64,
+    /// `rss_bytes / agents` (the whole process, runtime included).
+    pub rss_per_agent: Option<u64>,
+    /// CPU time (user + system, all threads) spent during the measurement.
+    pub cpu_s: f64,
+}
+
+/// The spread of repeated sub-samples' means relative to their median:
+/// `(max - min) / median`. Fewer than two means give 0.
+pub fn spread(means: &[f64]) -> f64 {
+    let mut v: Vec<f64> = means.iter().copied().filter(|m| m.is_finite()).collect();
+    if v.len() < 2 {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let median = v[v.len() / 2];
+    if median <= 0.0 {
+        return 0.0;
+    }
+    (v[v.len() - 1] - v[0]) / median
 }
 
 impl Stats {
@@ -83,6 +119,8 @@ impl Stats {
             throughput: if secs > 0.0 { count as f64 / secs } else { 0.0 },
             elapsed_ns: elapsed.as_nanos() as u64,
             first_error,
+            noise: 0.0,
+            resources: None,
         }
     }
 }
@@ -149,5 +187,12 @@ mod tests {
         assert_eq!(human_ns(850.0), "850 ns");
         assert_eq!(human_ns(12_300.0), "12.30 µs");
         assert_eq!(human_rate(2_100_000.0), "2.10M/s");
+    }
+
+    #[test]
+    fn spread_is_range_over_median() {
+        assert_eq!(spread(&[]), 0.0);
+        assert_eq!(spread(&[5.0]), 0.0);
+        assert!((spread(&[90.0, 100.0, 110.0]) - 0.2).abs() < 1e-12);
     }
 }

@@ -1,6 +1,9 @@
 //! What a run produced, for people (a terminal table) and for machines
 //! (versioned JSON, see `docs/scripting.md` for the schema).
 
+pub mod baseline;
+mod markdown;
+pub mod plot;
 mod table;
 pub mod threshold;
 
@@ -11,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::measure::Stats;
 use threshold::{Threshold, ThresholdResult, Verdict};
 
-pub use table::render_table;
+pub use baseline::{Baseline, BaselineComparison};
+pub use markdown::render_markdown;
+pub use table::{render_baseline, render_table};
 
 /// The JSON report's schema identifier; bumped on incompatible change.
 pub const SCHEMA: &str = "caxton.report/v1";
@@ -37,6 +42,12 @@ pub struct Report {
     /// The A/B comparisons of `compare()`.
     #[serde(default)]
     pub comparisons: Vec<Comparison>,
+    /// Conclusions the script drew from its figures (`verdict()`).
+    #[serde(default)]
+    pub verdicts: Vec<String>,
+    /// The comparison with `--baseline NAME`, if one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineComparison>,
 }
 
 /// An A/B comparison made by alternating runs.
@@ -71,6 +82,8 @@ impl Report {
             measurements: Vec::new(),
             thresholds: Vec::new(),
             comparisons: Vec::new(),
+            verdicts: Vec::new(),
+            baseline: None,
         }
     }
 
@@ -85,6 +98,11 @@ impl Report {
     /// Whether a threshold failed.
     pub fn failed(&self) -> bool {
         self.thresholds.iter().any(|t| t.verdict == Verdict::Fail)
+    }
+
+    /// Whether a metric regressed against the baseline.
+    pub fn regressed(&self) -> bool {
+        self.baseline.as_ref().is_some_and(|b| b.regressed())
     }
 
     /// The report as pretty JSON.

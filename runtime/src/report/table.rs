@@ -95,6 +95,72 @@ pub fn render_table(report: &Report) -> String {
         out.push('\n');
         out.push_str(&grid(&rows));
     }
+    if let Some(b) = &report.baseline {
+        out.push('\n');
+        out.push_str(&render_baseline(b));
+    }
+    if !report.verdicts.is_empty() {
+        out.push_str("\nverdicts\n");
+        for v in &report.verdicts {
+            out.push_str(&format!("  - {v}\n"));
+        }
+    }
+    out
+}
+
+/// A metric's value for people: a rate for throughput, a time otherwise.
+pub(crate) fn metric_value(metric: &str, v: f64) -> String {
+    if metric == "throughput" {
+        human_rate(v)
+    } else {
+        human_ns(v)
+    }
+}
+
+/// A change as a signed percentage.
+pub(crate) fn percent(change: f64) -> String {
+    format!("{:+.1}%", change * 100.0)
+}
+
+/// The comparison with a baseline: Baseline / Current / Change per metric,
+/// regressions flagged.
+pub fn render_baseline(b: &super::BaselineComparison) -> String {
+    let mut rows = vec![
+        [
+            "measurement",
+            "metric",
+            "baseline",
+            "current",
+            "change",
+            "noise band",
+            "",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for c in &b.changes {
+        rows.push(vec![
+            c.measurement.clone(),
+            c.metric.clone(),
+            metric_value(&c.metric, c.baseline),
+            metric_value(&c.metric, c.current),
+            percent(c.change),
+            format!("±{:.1}%", c.band * 100.0),
+            if c.regression { "REGRESSION" } else { "ok" }.into(),
+        ]);
+    }
+    let mut out = format!(
+        "baseline `{}` (a regression is worse by more than {:.0}% and the noise band)\n",
+        b.name,
+        b.threshold * 100.0
+    );
+    out.push_str(&grid(&rows));
+    for name in &b.new {
+        out.push_str(&format!("  new (not in the baseline): {name}\n"));
+    }
+    for name in &b.missing {
+        out.push_str(&format!("  missing (in the baseline only): {name}\n"));
+    }
     out
 }
 

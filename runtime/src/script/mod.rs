@@ -17,4 +17,4 @@ pub mod runner;
 
 pub use error::ScriptError;
 pub use limits::ScriptLimits;
-pub use runner::{Runner, ScriptContext};
+pub use runner::{Progress, Runner, ScriptContext};

@@ -6,6 +6,7 @@ mod durable;
 mod failures;
 mod net;
 mod plugins;
+mod reports;
 mod scripts;
 mod serve;
 mod supervision;

@@ -1,12 +1,15 @@
 //! `caxton-run SCRIPT`: run a workflow script and report.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use caxton::report::render_table;
-use caxton::script::{Runner, ScriptContext, ScriptLimits};
+use caxton::report::{Baseline, Report, plot, render_markdown, render_table};
+use caxton::script::{Progress, Runner, ScriptContext, ScriptLimits};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{NodeArgs, duration_arg, exit, start_node};
 
@@ -20,6 +23,39 @@ pub(crate) struct ScriptArgs {
     /// Also write the report as JSON (schema caxton.report/v1) to FILE.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+
+    /// Also write the report as Markdown (Summary, Throughput, Latency,
+    /// Resource Usage; Baseline / Current / Change) to FILE.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+
+    /// Write an SVG latency-distribution plot per measurement into DIR.
+    #[arg(long, value_name = "DIR")]
+    plots: Option<PathBuf>,
+
+    /// Save this run's stats and histograms as baseline NAME (in
+    /// RESULTS_DIR/baselines/NAME.json), if the script ran to the end.
+    #[arg(long, value_name = "NAME")]
+    save_baseline: Option<String>,
+
+    /// Compare this run with baseline NAME: Baseline / Current / Change per
+    /// metric; a regression exits with code 3.
+    #[arg(long, value_name = "NAME")]
+    baseline: Option<String>,
+
+    /// Where baselines are kept.
+    #[arg(long, value_name = "DIR", default_value = "caxton-results")]
+    results_dir: PathBuf,
+
+    /// The smallest worsening that counts as a regression, in percent (it
+    /// must also exceed the noise either run showed).
+    #[arg(long, value_name = "PERCENT", default_value_t = 10.0)]
+    regression_threshold: f64,
+
+    /// A value for the script's `param(KEY, default)` (repeatable), e.g.
+    /// `--set quick=true --set agents=1000`.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+    params: Vec<(String, String)>,
 
     /// Print only errors and the final table.
     #[arg(long, short)]
@@ -45,9 +81,29 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
             return Ok(exit::ERROR);
         }
     };
+    // Read the baseline first: a typo in its name should cost nothing.
+    let baseline = match &cli.baseline {
+        Some(name) => Some(read_baseline(&cli.results_dir, name)?),
+        None => None,
+    };
+    if let Some(name) = &cli.save_baseline {
+        check_name(name)?;
+    }
     let (runtime, node, restore) = start_node(&cli.node, cli.quiet)?;
     let mut ctx = ScriptContext::new(node, &path);
     ctx.restore = restore;
+    ctx.params = Arc::new(cli.params.iter().cloned().collect());
+    // include("x.rhai") reads next to the script being run.
+    let dir = script.parent().map(Path::to_path_buf).unwrap_or_default();
+    ctx.read_script = Some(Arc::new(move |name: &str| {
+        let file = dir.join(name);
+        std::fs::read_to_string(&file)
+            .map(|text| (file.display().to_string(), text))
+            .map_err(|e| format!("reading {}: {e}", file.display()))
+    }));
+    if !cli.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
+        ctx.progress = Some(Arc::new(Bars));
+    }
     let limits = ScriptLimits {
         wall_clock: cli.timeout,
         ..ScriptLimits::default()
@@ -57,12 +113,18 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
 
     let mut report = ctx.finish();
     report.elapsed_s = started.elapsed().as_secs_f64();
+    if let Some(b) = &baseline {
+        report.baseline = Some(b.compare(&report, cli.regression_threshold / 100.0));
+    }
     if !report.measurements.is_empty() || !report.thresholds.is_empty() {
         println!("\n{}", render_table(&report));
     }
-    if let Some(json) = &cli.json {
-        std::fs::write(json, report.to_json())
-            .with_context(|| format!("writing the JSON report to {}", json.display()))?;
+    write_reports(&cli, &report, &ctx)?;
+    if let Some(name) = cli.save_baseline.as_deref().filter(|_| outcome.is_ok()) {
+        let file = save_baseline(&cli.results_dir, name, &report, &ctx)?;
+        if !cli.quiet {
+            eprintln!("saved baseline `{name}` to {}", file.display());
+        }
     }
     // Agents may still be running; do not wait for them.
     runtime.shutdown_background();
@@ -71,8 +133,13 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
             if !cli.quiet {
                 eprintln!("done in {:.2}s", report.elapsed_s);
             }
-            if report.failed() {
-                eprintln!("a threshold failed (see the table above)");
+            if report.failed() || report.regressed() {
+                if report.failed() {
+                    eprintln!("a threshold failed (see the table above)");
+                }
+                if report.regressed() {
+                    eprintln!("a metric regressed against the baseline (see the table above)");
+                }
                 return Ok(exit::THRESHOLD);
             }
             Ok(exit::OK)
@@ -81,5 +148,122 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
             eprintln!("{e}");
             Ok(exit::ERROR)
         }
+    }
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{text}`")),
+    }
+}
+
+fn check_name(name: &str) -> anyhow::Result<()> {
+    caxton::report::baseline::check_name(name)?;
+    Ok(())
+}
+
+fn baseline_file(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    check_name(name)?;
+    Ok(dir.join("baselines").join(format!("{name}.json")))
+}
+
+fn read_baseline(dir: &Path, name: &str) -> anyhow::Result<Baseline> {
+    let file = baseline_file(dir, name)?;
+    let text = std::fs::read_to_string(&file).with_context(|| {
+        format!(
+            "reading baseline `{name}` from {} (save one with --save-baseline {name})",
+            file.display()
+        )
+    })?;
+    Baseline::from_json(&text).with_context(|| format!("reading {}", file.display()))
+}
+
+/// Writes the baseline through a temporary file and a rename, so a crash
+/// never leaves half a baseline under the name.
+fn save_baseline(
+    dir: &Path,
+    name: &str,
+    report: &Report,
+    ctx: &ScriptContext,
+) -> anyhow::Result<PathBuf> {
+    let file = baseline_file(dir, name)?;
+    let parent = file.parent().expect("a baseline file has a directory");
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let baseline = Baseline::new(name, report, &ctx.histograms())?;
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, baseline.to_json())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &file).with_context(|| format!("writing {}", file.display()))?;
+    Ok(file)
+}
+
+/// The JSON, Markdown and plot files asked for.
+fn write_reports(cli: &ScriptArgs, report: &Report, ctx: &ScriptContext) -> anyhow::Result<()> {
+    if let Some(json) = &cli.json {
+        std::fs::write(json, report.to_json())
+            .with_context(|| format!("writing the JSON report to {}", json.display()))?;
+    }
+    if let Some(md) = &cli.markdown {
+        std::fs::write(md, render_markdown(report))
+            .with_context(|| format!("writing the Markdown report to {}", md.display()))?;
+    }
+    if let Some(dir) = &cli.plots {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (i, (name, hist)) in ctx.histograms().iter().enumerate() {
+            let file = dir.join(plot::file_name(i + 1, name));
+            std::fs::write(&file, plot::latency_svg(name, hist)?)
+                .with_context(|| format!("writing {}", file.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Progress bars on the terminal (stderr), one per long measurement.
+struct Bars;
+
+impl Progress for Bars {
+    fn begin(&self, name: &str, expected: Option<Duration>) -> Box<dyn Send> {
+        let bar = match expected {
+            Some(d) => {
+                let bar = ProgressBar::new(d.as_millis() as u64);
+                bar.set_style(
+                    ProgressStyle::with_template("{msg:40} [{bar:30}] {elapsed}/{duration}")
+                        .expect("a valid template")
+                        .progress_chars("=> "),
+                );
+                bar
+            }
+            None => {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{msg:40} {spinner} {elapsed}")
+                        .expect("a valid template"),
+                );
+                bar
+            }
+        };
+        bar.set_message(name.to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        // The bar moves with the clock: the measured work is not slowed by
+        // reporting its progress.
+        let ticker = bar.clone();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            while !ticker.is_finished() {
+                ticker.set_position(start.elapsed().as_millis() as u64);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Box::new(Finish(bar))
+    }
+}
+
+/// Clears its bar when the work ends.
+struct Finish(ProgressBar);
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }

@@ -18,11 +18,19 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
     engine.register_fn("load", move |opts: Map| -> Fallible<Map> {
         let (target, options) = parse(&c, &opts).map_err(fail)?;
+        let expected = match options.until {
+            Until::Elapsed(d) => Some(d + options.warmup),
+            Until::Operations(_) => None,
+        };
+        let usage = c.usage();
+        let bar = c.begin(&options.name, expected);
         let report = run_load(target, &options).map_err(fail)?;
+        drop(bar);
         let mut stats = report.latency.clone();
         // In the report a load run's throughput is messages per second.
         stats.throughput = report.throughput;
-        c.record(stats);
+        stats.resources = usage.end(&c);
+        c.record_with(stats, report.histogram.clone());
         Ok(report_map(&report))
     });
 }

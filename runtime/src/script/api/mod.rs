@@ -5,6 +5,7 @@ mod load;
 mod options;
 mod remote;
 mod spawn_syntax;
+mod workflow;
 
 pub(crate) use remote::Served;
 
@@ -35,6 +36,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     load::register(engine, ctx);
     register_thresholds(engine, ctx);
     register_compare(engine, ctx);
+    workflow::register(engine, ctx);
     engine.register_fn("payload", |n: i64| -> Fallible<rhai::Blob> {
         let n = usize::try_from(n).map_err(|_| fail("payload(n): n must not be negative"))?;
         Ok(vec![b'x'; n])
@@ -243,8 +245,12 @@ fn register_measure(engine: &mut Engine, ctx: &ScriptContext) {
         "measure",
         move |call: NativeCallContext<'_>, name: &str, opts: Map, work: FnPtr| -> Fallible<Map> {
             let options = options::sampler_options(&opts).map_err(fail)?;
-            let stats = sample(&call, name, options, &work)?;
-            c.record(stats.clone());
+            let usage = c.usage();
+            let bar = c.begin(name, options.duration);
+            let (mut stats, histogram) = sample(&call, name, options, &work)?;
+            drop(bar);
+            stats.resources = usage.end(&c);
+            c.record_with(stats.clone(), histogram);
             Ok(stats_map(&stats))
         },
     );
@@ -257,9 +263,9 @@ fn sample(
     name: &str,
     options: SamplerOptions,
     work: &FnPtr,
-) -> Fallible<Stats> {
+) -> Fallible<(Stats, hdrhistogram::Histogram<u64>)> {
     let mut fatal: Option<Box<EvalAltResult>> = None;
-    let stats = Sampler::new(options).run(
+    let measured = Sampler::new(options).run(
         name,
         || match work.call_within_context::<Dynamic>(call, ()) {
             Ok(_) => Ok(()),
@@ -274,7 +280,7 @@ fn sample(
     );
     match fatal {
         Some(e) => Err(e),
-        None => Ok(stats),
+        None => Ok(measured),
     }
 }
 
@@ -360,7 +366,10 @@ fn register_compare(engine: &mut Engine, ctx: &ScriptContext) {
             if !warmup_set {
                 sampler.warmup = (sampler.iterations / 10).min(10_000);
             }
-            let run = |name: &str, f: &FnPtr| sample(&call, name, sampler.clone(), f);
+            let run = |name: &str, f: &FnPtr| {
+                sample(&call, name, sampler.clone(), f).map(|(stats, _)| stats)
+            };
+            let bar = c.begin(&format!("{name_a} vs {name_b}"), None);
             // Alternate, and swap the order each round, so drift (thermal,
             // caches, other load) hits both sides alike.
             let (mut all_a, mut all_b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
@@ -385,10 +394,15 @@ fn register_compare(engine: &mut Engine, ctx: &ScriptContext) {
                 ratio_max: ratios[ratios.len() - 1],
                 rounds,
             };
-            // The median round of each side goes into the report.
+            drop(bar);
+            // The median round of each side goes into the report, with the
+            // spread of the rounds as its noise.
             let median = |mut v: Vec<Stats>| {
+                let means: Vec<f64> = v.iter().map(|s| s.mean).collect();
                 v.sort_by(|x, y| x.mean.total_cmp(&y.mean));
-                v.swap_remove(v.len() / 2)
+                let mut mid = v.swap_remove(v.len() / 2);
+                mid.noise = mid.noise.max(crate::measure::spread(&means));
+                mid
             };
             let (sa, sb) = (median(all_a), median(all_b));
             c.record(sa.clone());

@@ -27,7 +27,14 @@ pub(crate) struct RemoteAgent {
 
 /// A node started by `serve()`: it listens until the script ends.
 #[derive(Debug)]
-pub(crate) struct Served(Server);
+pub(crate) struct Served(Server, Node);
+
+impl Served {
+    /// The node behind the server.
+    pub(crate) fn node(&self) -> &Node {
+        &self.1
+    }
+}
 
 impl Drop for Served {
     fn drop(&mut self) {
@@ -274,7 +281,7 @@ fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
     let node = Node::new(ctx.node.engine().clone(), ctx.node.runtime().clone());
     let mut options = ServerOptions::new(listen, &token, &tenant);
     options.name = name.clone();
-    let server = Server::start(node, &identity, options).map_err(fail)?;
+    let server = Server::start(node.clone(), &identity, options).map_err(fail)?;
     let mut m = Map::new();
     m.insert("addr".into(), server.local_addr().to_string().into());
     m.insert(
@@ -284,6 +291,6 @@ fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
     m.insert("token".into(), token.into());
     m.insert("name".into(), name.into());
     m.insert("tenant".into(), tenant.into());
-    served.push(Served(server));
+    served.push(Served(server, node));
     Ok(m)
 }

@@ -1,0 +1,124 @@
+//! What makes a script a reusable workflow: parameters from the command
+//! line, other scripts run into the same report, and the conclusions it
+//! draws.
+
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext, Position};
+
+use super::{Fallible, fail, is_fatal};
+use crate::script::error::ScriptError;
+use crate::script::limits::ScriptLimits;
+use crate::script::runner::ScriptContext;
+
+pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
+    let c = ctx.clone();
+    engine.register_fn(
+        "param",
+        move |key: &str, default: Dynamic| -> Fallible<Dynamic> {
+            match c.params.get(key) {
+                None => Ok(default),
+                Some(text) => param_value(key, text, &default).map_err(fail),
+            }
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("verdict", move |text: ImmutableString| {
+        c.report.lock().unwrap().verdicts.push(text.to_string());
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "include",
+        move |call: NativeCallContext<'_>, name: &str| -> Fallible<()> {
+            let Some(read) = &c.read_script else {
+                return Err(fail("include(): no script files can be read here"));
+            };
+            let (path, source) =
+                read(name).map_err(|e| fail(format!("include(\"{name}\"): {e}")))?;
+            let ast = call
+                .engine()
+                .compile(&source)
+                .map_err(|e| fail(ScriptError::parse(&path, &source, &e)))?;
+            call.engine().run_ast(&ast).map_err(|e| {
+                if is_fatal(&e) {
+                    // A sandbox limit stops the whole run, named as such.
+                    e
+                } else {
+                    let shown = ScriptError::eval(&path, &source, &e, &ScriptLimits::default());
+                    Box::new(EvalAltResult::ErrorRuntime(
+                        shown
+                            .to_string()
+                            .replacen("script error: ", "in the included script: ", 1)
+                            .into(),
+                        Position::NONE,
+                    ))
+                }
+            })
+        },
+    );
+    engine.register_fn("cpu_time", || -> Fallible<f64> {
+        crate::measure::resources::cpu_seconds()
+            .ok_or_else(|| fail("cpu_time(): CPU time is only known on Linux (/proc/self/stat)"))
+    });
+}
+
+/// `text` (from `--set key=text`) as a value of the default's type.
+fn param_value(key: &str, text: &str, default: &Dynamic) -> Result<Dynamic, String> {
+    let bad =
+        |kind: &str| format!("param `{key}`: `{text}` is not {kind} (from --set {key}={text})");
+    if default.is_bool() {
+        match text {
+            "true" | "yes" | "1" => Ok(true.into()),
+            "false" | "no" | "0" => Ok(false.into()),
+            _ => Err(bad("true or false")),
+        }
+    } else if default.is_int() {
+        text.trim()
+            .parse::<i64>()
+            .map(Dynamic::from)
+            .map_err(|_| bad("an integer"))
+    } else if default.is_float() {
+        text.trim()
+            .parse::<f64>()
+            .map(Dynamic::from)
+            .map_err(|_| bad("a number"))
+    } else {
+        Ok(text.to_string().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_param_takes_the_type_of_its_default() {
+        assert!(
+            param_value("q", "true", &Dynamic::FALSE)
+                .unwrap()
+                .as_bool()
+                .unwrap()
+        );
+        assert_eq!(
+            param_value("n", "12", &Dynamic::from(1_i64))
+                .unwrap()
+                .as_int()
+                .unwrap(),
+            12
+        );
+        assert_eq!(
+            param_value("r", "2.5", &Dynamic::from(1.0_f64))
+                .unwrap()
+                .as_float()
+                .unwrap(),
+            2.5
+        );
+        assert_eq!(
+            param_value("s", "10s", &Dynamic::from("1s"))
+                .unwrap()
+                .into_string()
+                .unwrap(),
+            "10s"
+        );
+        let err = param_value("n", "many", &Dynamic::from(1_i64)).unwrap_err();
+        assert!(err.contains("--set n=many"), "{err}");
+    }
+}
