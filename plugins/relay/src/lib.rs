@@ -2,6 +2,12 @@
 //! A request is forwarded (the next hop's reply goes straight back to the
 //! original requester); an inform is sent on. With an empty config it is the
 //! end of the line and answers requests itself, like `echo`.
+//!
+//! A payload starting `hops=N;` bounds the trip, for conversations whose
+//! hops lead back to the start (ping-pong A<->B, a ring A->B->C->A): each
+//! relay passes it on with N - 1, and the one that receives `hops=0;`
+//! answers (with the payload as it arrived). That reply still goes straight
+//! to the original requester.
 
 use caxton_sdk::{Agent, Kind, Message, Outgoing, host};
 
@@ -16,7 +22,19 @@ impl Agent for Relay {
         })
     }
 
-    fn handle(&mut self, msg: Message) -> Result<(), String> {
+    fn handle(&mut self, mut msg: Message) -> Result<(), String> {
+        let hops = hops(&msg.payload);
+        if let Some((0, _)) = hops {
+            if msg.kind == Kind::Request {
+                caxton_sdk::reply(&msg, msg.payload.clone())?;
+            }
+            return Ok(());
+        }
+        if let Some((n, rest)) = hops {
+            let mut onward = format!("hops={};", n - 1).into_bytes();
+            onward.extend_from_slice(&msg.payload[rest..]);
+            msg.payload = onward;
+        }
         if self.next.is_empty() {
             if msg.kind == Kind::Request {
                 caxton_sdk::reply(&msg, msg.payload.clone())?;
@@ -34,6 +52,14 @@ impl Agent for Relay {
             Kind::Reply | Kind::Failure => Ok(()),
         }
     }
+}
+
+/// `hops=N;` at the start of `payload`: N and where the rest begins.
+fn hops(payload: &[u8]) -> Option<(u64, usize)> {
+    let rest = payload.strip_prefix(b"hops=")?;
+    let end = rest.iter().position(|b| *b == b';')?;
+    let n = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
+    Some((n, 5 + end + 1))
 }
 
 caxton_sdk::export_agent!(Relay);

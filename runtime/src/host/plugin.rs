@@ -101,17 +101,35 @@ impl Plugin {
         Plugin::from_bytes(engine, name_or_path, &bytes)
     }
 
+    /// Compiles a built-in plugin afresh, bypassing every cache: what a
+    /// cold start costs (`compile()` in scripts).
+    pub fn compile_builtin(engine: &CaxtonEngine, name: &str) -> Result<Plugin, PluginError> {
+        let bytes = super::builtin::bytes(name).ok_or_else(|| PluginError::Unknown {
+            name: name.to_string(),
+            builtins: super::builtin::names().collect::<Vec<_>>().join(", "),
+        })?;
+        Plugin::load(engine, name, bytes, &super::cache::ComponentCache::new(None))
+    }
+
     /// Compiles (or loads from cache) and checks a component.
     pub fn from_bytes(
         engine: &CaxtonEngine,
         name: &str,
         bytes: &[u8],
     ) -> Result<Plugin, PluginError> {
+        Plugin::load(engine, name, bytes, &engine.cache)
+    }
+
+    fn load(
+        engine: &CaxtonEngine,
+        name: &str,
+        bytes: &[u8],
+        cache: &super::cache::ComponentCache,
+    ) -> Result<Plugin, PluginError> {
         let start = Instant::now();
         check_header(name, bytes)?;
         let (component, origin) =
-            engine
-                .cache
+            cache
                 .load(&engine.engine, bytes)
                 .map_err(|e| PluginError::NotAComponent {
                     what: name.to_string(),

@@ -108,8 +108,10 @@ pub struct LoadOptions {
     pub model: Model,
     /// When to stop starting operations.
     pub until: Until,
-    /// Payload bytes per message.
+    /// Payload bytes per message (`x` repeated), unless `payload` is set.
     pub size: usize,
+    /// The exact payload of every message (e.g. a relay's `hops=N;`).
+    pub payload: Option<Vec<u8>>,
     /// A run of the same load before, whose results are discarded.
     pub warmup: Duration,
     /// How long to wait for operations in flight when the run ends; those
@@ -127,6 +129,7 @@ impl Default for LoadOptions {
             model: Model::Closed { concurrency: 64 },
             until: Until::Elapsed(Duration::from_secs(2)),
             size: 256,
+            payload: None,
             warmup: Duration::ZERO,
             drain: Duration::from_secs(10),
             late_after: Duration::from_millis(1),
@@ -323,7 +326,10 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
     let run = Arc::new(Run {
         target,
         pattern: options.pattern,
-        payload: vec![b'x'; options.size],
+        payload: options
+            .payload
+            .clone()
+            .unwrap_or_else(|| vec![b'x'; options.size]),
         start,
         end,
         budget,

@@ -78,6 +78,9 @@ pub fn render_table(report: &Report) -> String {
             let actual = match t.actual {
                 None => "-".to_string(),
                 Some(v) if ["throughput"].contains(&stat.as_str()) => human_rate(v),
+                Some(v) if super::threshold::SIZE_STATS.contains(&stat.as_str()) => {
+                    format!("{:.1} KiB", v / 1024.0)
+                }
                 Some(v) if ["count", "errors"].contains(&stat.as_str()) => format!("{v}"),
                 Some(v) => human_ns(v),
             };

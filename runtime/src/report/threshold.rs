@@ -26,6 +26,8 @@ const TIME_STATS: [&str; 9] = [
     "min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "stdev",
 ];
 const COUNT_STATS: [&str; 3] = ["throughput", "count", "errors"];
+/// Memory stats, from the measurement's resources (bytes; `64KiB`, `10MB`).
+pub(crate) const SIZE_STATS: [&str; 2] = ["rss", "rss_per_agent"];
 
 impl std::str::FromStr for Rule {
     type Err = String;
@@ -56,11 +58,14 @@ impl std::str::FromStr for Rule {
                 .replace('_', "")
                 .parse::<f64>()
                 .map_err(|_| format!("`{value}` in `{text}` is not a number"))?
+        } else if SIZE_STATS.contains(stat) {
+            crate::core::limits::parse_size(&value).map_err(|e| e.to_string())? as f64
         } else {
             return Err(format!(
-                "`{stat}` in `{text}` is not a stat: {} or {}",
+                "`{stat}` in `{text}` is not a stat: {}, {} or {}",
                 TIME_STATS.join(", "),
-                COUNT_STATS.join(", ")
+                COUNT_STATS.join(", "),
+                SIZE_STATS.join(", ")
             ));
         };
         Ok(Rule {
@@ -87,6 +92,12 @@ impl Rule {
             "stdev" => stats.stdev,
             "throughput" => stats.throughput,
             "count" => stats.count as f64,
+            // No resources known: NaN, which no comparison holds for.
+            "rss" => stats.resources.map_or(f64::NAN, |r| r.rss_bytes as f64),
+            "rss_per_agent" => stats
+                .resources
+                .and_then(|r| r.rss_per_agent)
+                .map_or(f64::NAN, |b| b as f64),
             _ => stats.errors as f64,
         }
     }
@@ -239,6 +250,23 @@ mod tests {
                 .contains("not a comparison")
         );
         assert!("p99".parse::<Rule>().unwrap_err().contains("not a rule"));
+    }
+
+    #[test]
+    fn memory_rules_read_the_resources() {
+        let r: Rule = "rss_per_agent < 64KiB".parse().unwrap();
+        assert_eq!(r.value, 65536.0);
+        let mut s = stats("idle", &[1_000]);
+        // Unknown resources never pass.
+        assert!(!r.holds(&s));
+        s.resources = Some(crate::measure::Resources {
+            rss_bytes: 100 << 20,
+            agents: 2000,
+            rss_per_agent: Some(50 << 10),
+            cpu_s: 0.0,
+        });
+        assert!(r.holds(&s));
+        assert!(!"rss < 10MiB".parse::<Rule>().unwrap().holds(&s));
     }
 
     #[test]

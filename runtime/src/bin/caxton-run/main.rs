@@ -34,7 +34,7 @@ mod exit {
 ///
 /// The script is Rhai with the Caxton API (plugin, spawn, spawn_many, send,
 /// request, stop, kill, measure, ...); see docs/scripting.md. Built-in
-/// plugins: echo, counter, compute, hog, crasher, relay; any other component
+/// plugins: echo, counter, compute, hog, crasher, relay, streamer; any other component
 /// loads by path.
 ///
 /// Exit codes: 0 ok, 1 script or runtime error (printed as file:line:col with

@@ -12,7 +12,7 @@ use crate::net::client::RemoteTargets;
 use crate::node::{AgentHandle, AgentTargets};
 use crate::script::runner::ScriptContext;
 
-const KEYS: &str = "targets, name, pattern, size, concurrency, rate, duration, messages, warmup, drain, max_in_flight";
+const KEYS: &str = "targets, name, pattern, size, payload, concurrency, rate, duration, messages, warmup, drain, max_in_flight";
 
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
@@ -68,6 +68,18 @@ fn parse(ctx: &ScriptContext, opts: &Map) -> Result<(Arc<dyn Target>, LoadOption
                     .map_err(bad)?
             }
             "size" => options.size = count(value).map_err(bad)? as usize,
+            "payload" => {
+                options.payload = Some(if value.is_blob() {
+                    value.clone().cast::<rhai::Blob>()
+                } else if value.is_string() {
+                    value.to_string().into_bytes()
+                } else {
+                    return Err(bad(format!(
+                        "expected a string or a blob, got {}",
+                        value.type_name()
+                    )));
+                })
+            }
             "concurrency" => concurrency = Some(count(value).map_err(bad)? as usize),
             "rate" => {
                 let r = value

@@ -48,6 +48,23 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
                 fail("rss(): resident memory is only known on Linux (/proc/self/status)")
             })
     });
+    // The compute plugin's kernels, run natively: the other side of
+    // "WASM vs native" on the same source.
+    engine.register_fn("native", |command: &str| -> Fallible<String> {
+        caxton_kernels::run(command).map(|c| c.to_string()).map_err(fail)
+    });
+    // The cheapest OS process (`true`, started and waited for): the
+    // reference an agent spawn is compared with.
+    engine.register_fn("os_process", || -> Fallible<()> {
+        let status = std::process::Command::new("true")
+            .status()
+            .map_err(|e| fail(format!("os_process(): starting `true`: {e}")))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(fail(format!("os_process(): `true` exited with {status}")))
+        }
+    });
     // Rhai's own `sleep(seconds)` stays for numbers; this one takes units.
     engine.register_fn("sleep", |d: &str| -> Fallible<()> {
         std::thread::sleep(options::duration(&Dynamic::from(d.to_string())).map_err(fail)?);
@@ -89,6 +106,11 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
     engine.register_fn("plugin", move |name: &str| -> Fallible<Plugin> {
         c.node.plugin(name).map_err(fail)
+    });
+
+    let c = ctx.clone();
+    engine.register_fn("compile", move |name: &str| -> Fallible<Plugin> {
+        Plugin::compile_builtin(c.node.engine(), name).map_err(fail)
     });
 
     let c = ctx.clone();
