@@ -51,7 +51,11 @@ pub fn sieve(n: usize) -> u64 {
     for i in 2..n {
         if !composite[i] {
             count += 1;
-            let mut j = i * i;
+            // On wasm32 `i * i` overflows for i > 65535 (and wraps in
+            // release builds): past that point i * i >= n anyway.
+            let Some(mut j) = i.checked_mul(i) else {
+                continue;
+            };
             while j < n {
                 composite[j] = true;
                 j += i;

@@ -88,6 +88,35 @@ pub enum Model {
     },
 }
 
+/// A stretch of an open-model run at another rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Burst {
+    /// When it starts, from the start of the run.
+    pub at: Duration,
+    /// How long it lasts.
+    pub length: Duration,
+    /// Operations per second meanwhile.
+    pub rate: f64,
+}
+
+/// One window of a run's timeline: the operations *sent* in it (latency by
+/// send time, so a backlog shows where it was caused).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// Start of the window, seconds from the start of the run.
+    pub start_s: f64,
+    /// Successful operations sent in it.
+    pub count: u64,
+    /// Median latency, ns.
+    pub p50: u64,
+    /// 99th percentile latency, ns.
+    pub p99: u64,
+    /// Highest latency, ns.
+    pub max: u64,
+    /// The process's resident memory when the window began.
+    pub rss_bytes: Option<u64>,
+}
+
 /// When a run ends.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Until {
@@ -119,7 +148,14 @@ pub struct LoadOptions {
     pub drain: Duration,
     /// An open-model send this far behind its schedule counts as late.
     pub late_after: Duration,
+    /// Open model only: a stretch at another rate.
+    pub burst: Option<Burst>,
+    /// Split the run into windows of this length (needs `Until::Elapsed`).
+    pub window: Option<Duration>,
 }
+
+/// Most windows a timeline may have.
+pub const MAX_WINDOWS: u64 = 2000;
 
 impl Default for LoadOptions {
     fn default() -> Self {
@@ -133,6 +169,8 @@ impl Default for LoadOptions {
             warmup: Duration::ZERO,
             drain: Duration::from_secs(10),
             late_after: Duration::from_millis(1),
+            burst: None,
+            window: None,
         }
     }
 }
@@ -161,6 +199,8 @@ pub struct LoadReport {
     pub late: u64,
     /// The open model's target rate, if any.
     pub rate: Option<f64>,
+    /// The run window by window, if windows were asked for.
+    pub timeline: Vec<Window>,
 }
 
 const SHARDS: usize = 16;
@@ -181,6 +221,8 @@ struct Run {
     last_done_ns: AtomicU64,
     first_error: Mutex<Option<String>>,
     hists: Vec<Mutex<Histogram<u64>>>,
+    /// Per window of send time, if a timeline was asked for.
+    windows: Option<(Duration, Vec<Mutex<Histogram<u64>>>)>,
     stopping: AtomicBool,
     /// Closed model: workers still running.
     workers: AtomicUsize,
@@ -275,6 +317,13 @@ impl Run {
                     .lock()
                     .unwrap()
                     .saturating_record(ns.max(1));
+                if let Some((length, windows)) = &self.windows {
+                    let i = window_index(origin.saturating_duration_since(self.start), *length);
+                    windows[i.min(windows.len() - 1)]
+                        .lock()
+                        .unwrap()
+                        .saturating_record(ns.max(1));
+                }
                 self.ok_ops.fetch_add(1, Relaxed);
                 self.ok_msgs.fetch_add(messages, Relaxed);
             }
@@ -317,11 +366,46 @@ pub fn run_load(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadRe
     run_once(target, options)
 }
 
+fn window_index(offset: Duration, length: Duration) -> usize {
+    (offset.as_nanos() / length.as_nanos().max(1)) as usize
+}
+
 fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport, String> {
+    let windows = match (options.window, options.until) {
+        (None, _) => None,
+        (Some(w), Until::Elapsed(d)) => {
+            if w.is_zero() {
+                return Err("load: `window` must be longer than zero".into());
+            }
+            let n = d.as_nanos().div_ceil(w.as_nanos()) as u64;
+            if n > MAX_WINDOWS {
+                return Err(format!(
+                    "load: {n} windows of {w:?} in {d:?} is more than {MAX_WINDOWS}; use longer windows"
+                ));
+            }
+            // Two significant digits: a window needs its shape, not 0.1%.
+            let h = || Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000_000, 2).expect("valid bounds"));
+            Some((w, (0..n.max(1)).map(|_| h()).collect::<Vec<_>>()))
+        }
+        (Some(_), Until::Operations(_)) => {
+            return Err("load: `window` needs a `duration` (not `messages`)".into());
+        }
+    };
     let start = Instant::now();
     let (end, budget) = match options.until {
         Until::Elapsed(d) => (Some(start + d), None),
         Until::Operations(n) => (None, Some(n)),
+    };
+    // The timeline's memory: sampled by the scheduling thread as each
+    // window begins (never by the threads doing the work).
+    let mut rss: Vec<Option<u64>> = Vec::new();
+    let window_len = options.window;
+    let mut sample_rss = |now: Instant| {
+        if let Some(w) = window_len {
+            while rss.len() <= window_index(now.saturating_duration_since(start), w) {
+                rss.push(super::resources::rss_bytes());
+            }
+        }
     };
     let run = Arc::new(Run {
         target,
@@ -341,6 +425,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
         last_done_ns: AtomicU64::new(0),
         first_error: Mutex::new(None),
         hists: (0..SHARDS).map(|_| Mutex::new(new_histogram())).collect(),
+        windows,
         stopping: AtomicBool::new(false),
         workers: AtomicUsize::new(0),
         idle: (Mutex::new(()), Condvar::new()),
@@ -356,6 +441,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
             // Wait for every worker to stop starting operations.
             let mut guard = run.idle.0.lock().unwrap();
             while run.workers.load(Relaxed) > 0 {
+                sample_rss(Instant::now());
                 guard = run
                     .idle
                     .1
@@ -371,14 +457,25 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
             if !(rate > 0.0 && rate.is_finite()) {
                 return Err(format!("load: rate must be a positive number, got {rate}"));
             }
-            let interval = Duration::from_secs_f64(1.0 / rate);
+            if let Some(b) = options.burst
+                && !(b.rate > 0.0 && b.rate.is_finite())
+            {
+                return Err(format!("load: burst rate must be a positive number, got {}", b.rate));
+            }
+            // The rate at offset `t`: the burst's inside it, else `rate`.
+            let rate_at = |t: Duration| match options.burst {
+                Some(b) if t >= b.at && t < b.at + b.length => b.rate,
+                _ => rate,
+            };
+            let mut offset = Duration::ZERO;
             let mut k: u64 = 0;
             loop {
-                let scheduled = start + interval.mul_f64(k as f64);
+                let scheduled = start + offset;
                 if end.is_some_and(|end| scheduled >= end) || budget.is_some_and(|b| k >= b) {
                     break;
                 }
                 let now = Instant::now();
+                sample_rss(now.min(scheduled));
                 if scheduled > now {
                     // Sleep, never spin: a spinning scheduler would take a
                     // core from what it measures. The OS wakes it up to
@@ -397,6 +494,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
                     run.start_op((k % SHARDS as u64) as usize, k, scheduled, |_| {});
                 }
                 k += 1;
+                offset += Duration::from_secs_f64(1.0 / rate_at(offset));
             }
             run.stopping.store(true, Relaxed);
         }
@@ -434,6 +532,25 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
         Stats::from_histogram(&options.name, &histogram, errors, elapsed, first_error);
     latency.noise = spread(&means);
     let messages = run.ok_msgs.load(Relaxed);
+    let timeline = match &run.windows {
+        None => Vec::new(),
+        Some((length, windows)) => windows
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let h = h.lock().unwrap();
+                let q = |q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
+                Window {
+                    start_s: length.as_secs_f64() * i as f64,
+                    count: h.len(),
+                    p50: q(0.5),
+                    p99: q(0.99),
+                    max: h.max(),
+                    rss_bytes: rss.get(i).copied().flatten(),
+                }
+            })
+            .collect(),
+    };
     Ok(LoadReport {
         latency,
         histogram,
@@ -448,6 +565,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
             Model::Open { rate, .. } => Some(rate),
             Model::Closed { .. } => None,
         },
+        timeline,
     })
 }
 
@@ -597,6 +715,55 @@ mod tests {
             "{:?}",
             r.latency
         );
+    }
+
+    #[test]
+    fn a_burst_and_a_stall_show_in_the_timeline() {
+        let ms = Duration::from_millis;
+        let options = LoadOptions {
+            model: Model::Open {
+                rate: 1000.0,
+                max_in_flight: 100_000,
+            },
+            until: Until::Elapsed(ms(1000)),
+            burst: Some(Burst {
+                at: ms(500),
+                length: ms(200),
+                rate: 5000.0,
+            }),
+            window: Some(ms(100)),
+            ..LoadOptions::default()
+        };
+        // Operation 150 (sent at ~150 ms) stalls the agent for 150 ms.
+        let r = run_load(Serial::new(150, ms(150)), &options).unwrap();
+        assert_eq!(r.timeline.len(), 10);
+        let counts: Vec<u64> = r.timeline.iter().map(|w| w.count).collect();
+        // Sends follow the schedule: 100 per window, 500 during the burst.
+        for (i, c) in counts.iter().enumerate() {
+            let want = if i == 5 || i == 6 { 500 } else { 100 };
+            assert!(c.abs_diff(want) <= 2, "window {i}: {counts:?}");
+        }
+        assert!(r.sent.abs_diff(1800) <= 4, "{}", r.sent);
+        // The stall shows in the window whose sends it delayed, not before.
+        assert!(r.timeline[1].max >= ms(100).as_nanos() as u64, "{:?}", r.timeline[1]);
+        assert!(r.timeline[0].p99 < ms(100).as_nanos() as u64, "{:?}", r.timeline[0]);
+        assert!(r.timeline[0].rss_bytes.is_some() || resources_unknown());
+        assert!((r.timeline[3].start_s - 0.3).abs() < 1e-9);
+    }
+
+    fn resources_unknown() -> bool {
+        crate::measure::resources::rss_bytes().is_none()
+    }
+
+    #[test]
+    fn a_timeline_needs_a_duration() {
+        let options = LoadOptions {
+            until: Until::Operations(10),
+            window: Some(Duration::from_millis(10)),
+            ..LoadOptions::default()
+        };
+        let err = run_load(sleepy(1), &options).unwrap_err();
+        assert!(err.contains("needs a `duration`"), "{err}");
     }
 
     #[test]

@@ -295,6 +295,22 @@ impl Node {
             .ok_or_else(|| SendError::NoSuchAgent(name.to_string()))
     }
 
+    /// Every live agent of every tenant.
+    pub fn agents(&self) -> Vec<AgentHandle> {
+        let cells: Vec<Arc<AgentCell>> = self
+            .inner
+            .registry
+            .read()
+            .unwrap()
+            .values()
+            .flat_map(|agents| agents.values().cloned())
+            .collect();
+        cells
+            .into_iter()
+            .map(|cell| AgentHandle::new(self.clone(), cell))
+            .collect()
+    }
+
     /// Agents registered on this node.
     pub fn agent_count(&self) -> usize {
         self.inner

@@ -7,12 +7,12 @@ use rhai::{Array, Dynamic, Engine, Map};
 use super::options::{count, duration};
 use super::remote::RemoteAgent;
 use super::{Fallible, fail, stats_map};
-use crate::measure::load::{LoadOptions, LoadReport, Model, Target, Until, run_load};
+use crate::measure::load::{Burst, LoadOptions, LoadReport, Model, Target, Until, run_load};
 use crate::net::client::RemoteTargets;
 use crate::node::{AgentHandle, AgentTargets};
 use crate::script::runner::ScriptContext;
 
-const KEYS: &str = "targets, name, pattern, size, payload, concurrency, rate, duration, messages, warmup, drain, max_in_flight";
+const KEYS: &str = "targets, name, pattern, size, payload, concurrency, rate, duration, messages, warmup, drain, max_in_flight, burst, window";
 
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
@@ -47,7 +47,49 @@ fn report_map(r: &LoadReport) -> Map {
     int("late", r.late);
     m.insert("throughput".into(), Dynamic::from(r.throughput));
     m.insert("rate".into(), r.rate.map_or(Dynamic::UNIT, Dynamic::from));
+    let timeline: Array = r
+        .timeline
+        .iter()
+        .map(|w| {
+            let mut m = Map::new();
+            m.insert("start_s".into(), Dynamic::from(w.start_s));
+            m.insert("count".into(), Dynamic::from(w.count as i64));
+            m.insert("p50".into(), Dynamic::from(w.p50 as i64));
+            m.insert("p99".into(), Dynamic::from(w.p99 as i64));
+            m.insert("max".into(), Dynamic::from(w.max as i64));
+            m.insert(
+                "rss".into(),
+                w.rss_bytes.map_or(Dynamic::UNIT, |b| Dynamic::from(b as i64)),
+            );
+            Dynamic::from_map(m)
+        })
+        .collect();
+    m.insert("timeline".into(), Dynamic::from_array(timeline));
     m
+}
+
+/// `#{ at: "2s", length: "500ms", rate: 50000 }`.
+fn burst(value: &Dynamic) -> Result<Burst, String> {
+    let map = value
+        .read_lock::<Map>()
+        .ok_or_else(|| format!("expected #{{ at, length, rate }}, got {}", value.type_name()))?;
+    let get = |k: &str| {
+        map.get(k)
+            .ok_or_else(|| format!("`{k}` is missing (give at, length and rate)"))
+    };
+    let rate = get("rate")?;
+    let rate = rate
+        .as_float()
+        .or_else(|_| rate.as_int().map(|i| i as f64))
+        .map_err(|t| format!("rate: expected messages per second, got {t}"))?;
+    if let Some(k) = map.keys().find(|k| !["at", "length", "rate"].contains(&k.as_str())) {
+        return Err(format!("unknown key `{k}`: the keys are at, length, rate"));
+    }
+    Ok(Burst {
+        at: duration(get("at")?)?,
+        length: duration(get("length")?)?,
+        rate,
+    })
 }
 
 fn parse(ctx: &ScriptContext, opts: &Map) -> Result<(Arc<dyn Target>, LoadOptions), String> {
@@ -93,12 +135,17 @@ fn parse(ctx: &ScriptContext, opts: &Map) -> Result<(Arc<dyn Target>, LoadOption
             "warmup" => options.warmup = duration(value).map_err(bad)?,
             "drain" => options.drain = duration(value).map_err(bad)?,
             "max_in_flight" => max_in_flight = count(value).map_err(bad)? as usize,
+            "window" => options.window = Some(duration(value).map_err(bad)?),
+            "burst" => options.burst = Some(burst(value).map_err(bad)?),
             other => {
                 return Err(format!(
                     "unknown load option `{other}`: the options are {KEYS}"
                 ));
             }
         }
+    }
+    if options.burst.is_some() && rate.is_none() {
+        return Err("load: `burst` changes an open model's rate: give `rate` too".into());
     }
     options.model = match (concurrency, rate) {
         (Some(_), Some(_)) => {

@@ -37,7 +37,17 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
                 .engine()
                 .compile(&source)
                 .map_err(|e| fail(ScriptError::parse(&path, &source, &e)))?;
-            call.engine().run_ast(&ast).map_err(|e| {
+            // Each included script starts from the agents its includer had
+            // and leaves them so: what it spawned is killed when it ends.
+            let key = |a: &crate::node::AgentHandle| std::sync::Arc::as_ptr(&a.cell) as usize;
+            let before: std::collections::HashSet<usize> = c.node.agents().iter().map(key).collect();
+            let result = call.engine().run_ast(&ast);
+            for agent in c.node.agents() {
+                if !before.contains(&key(&agent)) {
+                    agent.kill();
+                }
+            }
+            result.map_err(|e| {
                 if is_fatal(&e) {
                     // A sandbox limit stops the whole run, named as such.
                     e
@@ -52,6 +62,26 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
                     ))
                 }
             })
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "record",
+        move |name: &str, samples: rhai::Array| -> Fallible<rhai::Map> {
+            let mut h = crate::measure::new_histogram();
+            for v in &samples {
+                let ns = v
+                    .as_int()
+                    .ok()
+                    .and_then(|i| u64::try_from(i).ok())
+                    .ok_or_else(|| {
+                        fail(format!("record(\"{name}\", ...): samples are ns as non-negative integers, got {v}"))
+                    })?;
+                h.saturating_record(ns.max(1));
+            }
+            let stats = crate::measure::Stats::from_histogram(name, &h, 0, std::time::Duration::ZERO, None);
+            c.record_with(stats.clone(), h);
+            Ok(super::stats_map(&stats))
         },
     );
     engine.register_fn("cpu_time", || -> Fallible<f64> {
