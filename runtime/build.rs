@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The shipped plugins: crate name = plugin name.
-const PLUGINS: &[&str] = &["echo", "counter", "compute", "hog", "crasher", "relay", "streamer"];
+const PLUGINS: &[&str] = &[
+    "echo", "counter", "compute", "hog", "crasher", "relay", "streamer",
+];
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {

@@ -35,14 +35,20 @@ impl Agent for Streamer {
 
     fn handle(&mut self, msg: Message) -> Result<(), String> {
         if msg.payload == b"end" {
-            let summary = format!("{} {} {:016x}", self.tokens, self.transcript.len(), self.digest);
+            let summary = format!(
+                "{} {} {:016x}",
+                self.tokens,
+                self.transcript.len(),
+                self.digest
+            );
             *self = Streamer::init("")?;
             if msg.kind == Kind::Request {
                 caxton_sdk::reply(&msg, summary.into_bytes())?;
             }
             return Ok(());
         }
-        let token = std::str::from_utf8(&msg.payload).map_err(|e| format!("not a UTF-8 token: {e}"))?;
+        let token =
+            std::str::from_utf8(&msg.payload).map_err(|e| format!("not a UTF-8 token: {e}"))?;
         self.tokens += 1;
         self.digest = fold(self.digest, token.as_bytes());
         self.transcript.push_str(token);

@@ -108,7 +108,12 @@ impl Plugin {
             name: name.to_string(),
             builtins: super::builtin::names().collect::<Vec<_>>().join(", "),
         })?;
-        Plugin::load(engine, name, bytes, &super::cache::ComponentCache::new(None))
+        Plugin::load(
+            engine,
+            name,
+            bytes,
+            &super::cache::ComponentCache::new(None),
+        )
     }
 
     /// Compiles (or loads from cache) and checks a component.

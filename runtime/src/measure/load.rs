@@ -384,7 +384,11 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
                 ));
             }
             // Two significant digits: a window needs its shape, not 0.1%.
-            let h = || Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000_000, 2).expect("valid bounds"));
+            let h = || {
+                Mutex::new(
+                    Histogram::new_with_bounds(1, 3_600_000_000_000, 2).expect("valid bounds"),
+                )
+            };
             Some((w, (0..n.max(1)).map(|_| h()).collect::<Vec<_>>()))
         }
         (Some(_), Until::Operations(_)) => {
@@ -460,7 +464,10 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
             if let Some(b) = options.burst
                 && !(b.rate > 0.0 && b.rate.is_finite())
             {
-                return Err(format!("load: burst rate must be a positive number, got {}", b.rate));
+                return Err(format!(
+                    "load: burst rate must be a positive number, got {}",
+                    b.rate
+                ));
             }
             // The rate at offset `t`: the burst's inside it, else `rate`.
             let rate_at = |t: Duration| match options.burst {
@@ -539,7 +546,13 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
             .enumerate()
             .map(|(i, h)| {
                 let h = h.lock().unwrap();
-                let q = |q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
+                let q = |q: f64| {
+                    if h.is_empty() {
+                        0
+                    } else {
+                        h.value_at_quantile(q)
+                    }
+                };
                 Window {
                     start_s: length.as_secs_f64() * i as f64,
                     count: h.len(),
@@ -745,8 +758,16 @@ mod tests {
         }
         assert!(r.sent.abs_diff(1800) <= 4, "{}", r.sent);
         // The stall shows in the window whose sends it delayed, not before.
-        assert!(r.timeline[1].max >= ms(100).as_nanos() as u64, "{:?}", r.timeline[1]);
-        assert!(r.timeline[0].p99 < ms(100).as_nanos() as u64, "{:?}", r.timeline[0]);
+        assert!(
+            r.timeline[1].max >= ms(100).as_nanos() as u64,
+            "{:?}",
+            r.timeline[1]
+        );
+        assert!(
+            r.timeline[0].p99 < ms(100).as_nanos() as u64,
+            "{:?}",
+            r.timeline[0]
+        );
         assert!(r.timeline[0].rss_bytes.is_some() || resources_unknown());
         assert!((r.timeline[3].start_s - 0.3).abs() < 1e-9);
     }

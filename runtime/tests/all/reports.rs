@@ -206,3 +206,83 @@ fn include_runs_another_script_into_the_same_report() {
     let out = caxton_run(&dir, "missing.rhai", &[]);
     assert!(stderr(&out).contains("nope.rhai"), "{}", stderr(&out));
 }
+
+/// Every shipped workflow, reduced (`--set quick=true`), through the suite:
+/// each runs to the end and lands in one report. Thresholds are judged but
+/// not required to pass: this is a debug build on a shared CI machine, and
+/// a failed critical tier exits 3 after the full report, which is allowed.
+#[test]
+fn every_shipped_script_runs_reduced_through_the_suite() {
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+    let dir = scratch("suite");
+    let json = dir.join("suite.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+        .arg(scripts.join("suite.rhai"))
+        .args(["--no-cache", "--set", "quick=true", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "exit {:?}\n{}\n{stdout}",
+        out.status.code(),
+        stderr(&out)
+    );
+    // Every script in scripts/ (but the suite itself) is part of it.
+    let suite = std::fs::read_to_string(scripts.join("suite.rhai")).unwrap();
+    for entry in std::fs::read_dir(&scripts).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".rhai") && name != "suite.rhai" {
+            assert!(
+                suite.contains(&format!("\"{name}\"")),
+                "suite.rhai misses {name}"
+            );
+            assert!(
+                stdout.contains(&format!("=== {name} ===")),
+                "{name} did not run:\n{stdout}"
+            );
+        }
+    }
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let names: Vec<&str> = report
+        .measurements
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    for expected in [
+        "wasm fib 20000",
+        "warm spawn (echo)",
+        "in-process round-robin",
+        "QUIC at 100K/s",
+        "ping-pong (10 turns)",
+        "per-token request",
+        "throughput, 100 agents",
+        "alloc + touch half of 10 MiB",
+        "peak, 256 in flight",
+        "steady rate with a burst",
+        "soak",
+        "QUIC burst",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(report.verdicts.len() >= 10, "{:?}", report.verdicts);
+    // Runs well below capacity have no errors (overloaded ones may: a full
+    // mailbox is backpressure, reported as an error).
+    for light in [
+        "soak",
+        "per-token request",
+        "ping-pong (10 turns)",
+        "warm spawn (echo)",
+    ] {
+        let m = report
+            .measurements
+            .iter()
+            .find(|m| m.name == light)
+            .unwrap();
+        assert_eq!(m.errors, 0, "{light}: {:?}", m.first_error);
+    }
+}

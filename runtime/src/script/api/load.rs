@@ -59,7 +59,8 @@ fn report_map(r: &LoadReport) -> Map {
             m.insert("max".into(), Dynamic::from(w.max as i64));
             m.insert(
                 "rss".into(),
-                w.rss_bytes.map_or(Dynamic::UNIT, |b| Dynamic::from(b as i64)),
+                w.rss_bytes
+                    .map_or(Dynamic::UNIT, |b| Dynamic::from(b as i64)),
             );
             Dynamic::from_map(m)
         })
@@ -70,9 +71,12 @@ fn report_map(r: &LoadReport) -> Map {
 
 /// `#{ at: "2s", length: "500ms", rate: 50000 }`.
 fn burst(value: &Dynamic) -> Result<Burst, String> {
-    let map = value
-        .read_lock::<Map>()
-        .ok_or_else(|| format!("expected #{{ at, length, rate }}, got {}", value.type_name()))?;
+    let map = value.read_lock::<Map>().ok_or_else(|| {
+        format!(
+            "expected #{{ at, length, rate }}, got {}",
+            value.type_name()
+        )
+    })?;
     let get = |k: &str| {
         map.get(k)
             .ok_or_else(|| format!("`{k}` is missing (give at, length and rate)"))
@@ -82,7 +86,10 @@ fn burst(value: &Dynamic) -> Result<Burst, String> {
         .as_float()
         .or_else(|_| rate.as_int().map(|i| i as f64))
         .map_err(|t| format!("rate: expected messages per second, got {t}"))?;
-    if let Some(k) = map.keys().find(|k| !["at", "length", "rate"].contains(&k.as_str())) {
+    if let Some(k) = map
+        .keys()
+        .find(|k| !["at", "length", "rate"].contains(&k.as_str()))
+    {
         return Err(format!("unknown key `{k}`: the keys are at, length, rate"));
     }
     Ok(Burst {

@@ -51,7 +51,9 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     // The compute plugin's kernels, run natively: the other side of
     // "WASM vs native" on the same source.
     engine.register_fn("native", |command: &str| -> Fallible<String> {
-        caxton_kernels::run(command).map(|c| c.to_string()).map_err(fail)
+        caxton_kernels::run(command)
+            .map(|c| c.to_string())
+            .map_err(fail)
     });
     // The cheapest OS process (`true`, started and waited for): the
     // reference an agent spawn is compared with.

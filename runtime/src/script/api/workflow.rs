@@ -40,7 +40,8 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             // Each included script starts from the agents its includer had
             // and leaves them so: what it spawned is killed when it ends.
             let key = |a: &crate::node::AgentHandle| std::sync::Arc::as_ptr(&a.cell) as usize;
-            let before: std::collections::HashSet<usize> = c.node.agents().iter().map(key).collect();
+            let before: std::collections::HashSet<usize> =
+                c.node.agents().iter().map(key).collect();
             let result = call.engine().run_ast(&ast);
             for agent in c.node.agents() {
                 if !before.contains(&key(&agent)) {
