@@ -72,7 +72,7 @@ impl AgentInstance {
                 .map_err(|e| Failure::Host(format!("{e:#}")))?;
         } else if fuel.is_some() {
             return Err(Failure::Host(
-                "a fuel limit needs a node started with fuel metering enabled".into(),
+                "a fuel limit needs a node that meters fuel (caxton-run --fuel)".into(),
             ));
         }
         store.data_mut().ticks_left = ticks_per_message;

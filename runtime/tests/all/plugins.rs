@@ -126,3 +126,73 @@ fn the_second_start_loads_compiled_code_from_the_cache() {
     let plugin = caxton::host::Plugin::resolve(&third, "echo").unwrap();
     assert_eq!(plugin.origin(), Origin::Compiled);
 }
+
+/// Component loading from arbitrary bytes (issue: fuzzing). cargo-fuzz
+/// needs a nightly toolchain this project does not pin, so proptest drives
+/// the real loader: random bytes, and random edits of a real component.
+/// Every input must load or fail with a typed error, never panic or abort.
+mod fuzz_loading {
+    use std::sync::OnceLock;
+
+    use caxton::host::{CaxtonEngine, EngineOptions, Plugin, builtin};
+    use proptest::prelude::*;
+
+    fn engine() -> &'static CaxtonEngine {
+        static ENGINE: OnceLock<CaxtonEngine> = OnceLock::new();
+        ENGINE.get_or_init(|| {
+            CaxtonEngine::new(EngineOptions {
+                max_agents: 4,
+                cache_dir: None,
+                ..EngineOptions::default()
+            })
+            .unwrap()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_bytes_fail_cleanly(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            prop_assert!(Plugin::from_bytes(engine(), "fuzz", &data).is_err());
+        }
+
+        #[test]
+        fn arbitrary_bytes_behind_a_wasm_header_fail_cleanly(
+            data in proptest::collection::vec(any::<u8>(), 0..4096),
+            component in any::<bool>(),
+        ) {
+            // The component (or core module) preamble gets past the header
+            // check, so the validator and the compiler see the bytes.
+            let mut bytes = if component {
+                b"\0asm\x0d\0\x01\0".to_vec()
+            } else {
+                b"\0asm\x01\0\0\0".to_vec()
+            };
+            bytes.extend_from_slice(&data);
+            prop_assert!(Plugin::from_bytes(engine(), "fuzz", &bytes).is_err());
+        }
+    }
+
+    proptest! {
+        // Each case may compile a whole component: fewer cases.
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn edited_real_components_load_or_fail_cleanly(
+            edits in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 1..6),
+            truncate in proptest::option::of(any::<proptest::sample::Index>()),
+        ) {
+            let mut bytes = builtin::bytes("echo").unwrap().to_vec();
+            for (at, value) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = value;
+            }
+            if let Some(at) = truncate {
+                bytes.truncate(at.index(bytes.len()));
+            }
+            // Either outcome is fine; a panic or an abort is not.
+            let _ = Plugin::from_bytes(engine(), "mutant", &bytes);
+        }
+    }
+}

@@ -82,6 +82,12 @@ struct NodeArgs {
     #[arg(long)]
     no_cache: bool,
 
+    /// Meter fuel, so agents can be given a `fuel` budget per message
+    /// (spawn option `fuel`). Costs some speed for every agent, so it is off
+    /// unless asked for.
+    #[arg(long)]
+    fuel: bool,
+
     /// Make the node durable: agent specs and state are kept in DIR/node.db
     /// (SQLite), and the agents stored there are started again (with their
     /// state) on start. Queued messages are not kept.
@@ -149,6 +155,7 @@ fn start_node(
     let engine = CaxtonEngine::new(EngineOptions {
         max_agents: args.max_agents,
         max_memory: args.max_memory,
+        fuel: args.fuel,
         cache_dir,
         ..EngineOptions::default()
     })
