@@ -213,6 +213,8 @@ struct Run {
     end: Option<Instant>,
     budget: Option<u64>,
     started: AtomicU64,
+    /// Operations claimed from the budget (closed model).
+    claimed: AtomicU64,
     in_flight: AtomicUsize,
     ok_ops: AtomicU64,
     ok_msgs: AtomicU64,
@@ -230,7 +232,9 @@ struct Run {
 }
 
 impl Run {
-    /// Whether a new operation may start.
+    /// Whether a new operation may start; with a budget, claims one of it
+    /// (workers race for the last ones: a claim, not a check, keeps the run
+    /// at exactly `messages` operations).
     fn may_start(&self) -> bool {
         if self.stopping.load(Relaxed) {
             return false;
@@ -238,7 +242,7 @@ impl Run {
         let over = self.end.is_some_and(|end| Instant::now() >= end)
             || self
                 .budget
-                .is_some_and(|max| self.started.load(Relaxed) >= max);
+                .is_some_and(|max| self.claimed.fetch_add(1, Relaxed) >= max);
         if over {
             self.stopping.store(true, Relaxed);
         }
@@ -422,6 +426,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
         end,
         budget,
         started: AtomicU64::new(0),
+        claimed: AtomicU64::new(0),
         in_flight: AtomicUsize::new(0),
         ok_ops: AtomicU64::new(0),
         ok_msgs: AtomicU64::new(0),
@@ -640,6 +645,21 @@ mod tests {
         assert_eq!(r.messages, 200);
         assert_eq!((r.errors, r.lost, r.dropped), (0, 0, 0));
         assert_eq!(t.calls.load(Relaxed), 200);
+    }
+
+    #[test]
+    fn many_workers_racing_for_the_last_operations_start_exactly_n() {
+        for _ in 0..5 {
+            let t = sleepy(2);
+            let options = LoadOptions {
+                model: Model::Closed { concurrency: 128 },
+                until: Until::Operations(1000),
+                ..LoadOptions::default()
+            };
+            let r = run_load(t.clone(), &options).unwrap();
+            assert_eq!((r.sent, r.latency.count), (1000, 1000));
+            assert_eq!(t.calls.load(Relaxed), 1000);
+        }
     }
 
     #[test]
