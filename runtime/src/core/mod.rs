@@ -18,3 +18,4 @@ pub mod mailbox;
 pub mod name;
 pub mod spawn;
 pub mod supervision;
+pub mod tenant;

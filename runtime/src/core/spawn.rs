@@ -23,6 +23,9 @@ pub struct SpawnOptions {
     pub config: String,
     /// How it is restarted after a failure.
     pub restart: RestartPolicy,
+    /// The limits the user set (the rest are defaults, which a tenant's
+    /// quotas may lower).
+    pub given: Vec<&'static str>,
 }
 
 /// One option value as a user wrote it, in a script or in JSON.
@@ -59,7 +62,7 @@ impl OptionValue {
         }
     }
 
-    fn text(&self) -> Result<String, String> {
+    pub(crate) fn text(&self) -> Result<String, String> {
         match self {
             OptionValue::Text(s) => Ok(s.clone()),
             OptionValue::Int(n) => Err(format!("expected a string, got the number {n}")),
@@ -68,7 +71,7 @@ impl OptionValue {
     }
 
     /// A size: a number of bytes or a string like "64 MiB".
-    fn size(&self) -> Result<u64, String> {
+    pub(crate) fn size(&self) -> Result<u64, String> {
         match self {
             OptionValue::Int(n) => u64::try_from(*n).map_err(|_| format!("{n} is negative")),
             OptionValue::Text(s) => parse_size(s).map_err(|e| e.to_string()),
@@ -79,7 +82,7 @@ impl OptionValue {
     }
 
     /// A duration: a number of milliseconds or a string like "250ms".
-    fn duration(&self) -> Result<Duration, String> {
+    pub(crate) fn duration(&self) -> Result<Duration, String> {
         match self {
             OptionValue::Int(n) => u64::try_from(*n)
                 .map(Duration::from_millis)
@@ -91,7 +94,7 @@ impl OptionValue {
         }
     }
 
-    fn count(&self) -> Result<u64, String> {
+    pub(crate) fn count(&self) -> Result<u64, String> {
         match self {
             OptionValue::Int(n) => u64::try_from(*n).map_err(|_| format!("{n} is negative")),
             OptionValue::Text(s) => Err(format!("expected a whole number, got \"{s}\"")),
@@ -118,6 +121,13 @@ impl SpawnOptions {
     /// looks like.
     pub fn set(&mut self, key: &str, value: &OptionValue) -> Result<(), String> {
         let bad = |e: String| format!("spawn option `{key}`: {e}");
+        if let Some(limit) = ["memory", "deadline", "mailbox", "max_message", "fuel"]
+            .into_iter()
+            .find(|k| *k == key)
+            && !self.given.contains(&limit)
+        {
+            self.given.push(limit);
+        }
         match key {
             "name" => self.name = Some(value.text().map_err(bad)?),
             "tenant" => self.tenant = Some(value.text().map_err(bad)?),

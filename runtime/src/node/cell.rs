@@ -18,6 +18,7 @@ use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
 use crate::core::mailbox::{Full, Mailbox};
 use crate::core::supervision::{Decision, RestartPolicy, Supervisor};
+use crate::core::tenant::{QuotaError, Quotas, RateBucket};
 use crate::host::ctx::SharedState;
 use crate::host::{AgentInstance, Plugin};
 
@@ -127,6 +128,48 @@ pub(crate) struct AgentCell {
     pub(crate) kill: Arc<AtomicBool>,
     pub(crate) inner: Mutex<Inner>,
     pub(crate) instance: Mutex<Option<AgentInstance>>,
+    /// Its tenant's quotas, if the tenant has any (the message rate is
+    /// checked on every enqueue).
+    pub(crate) tenant_state: Option<Arc<TenantState>>,
+}
+
+/// A tenant's quotas and what it uses of the rate.
+#[derive(Debug)]
+pub(crate) struct TenantState {
+    pub(crate) quotas: Quotas,
+    bucket: Option<Mutex<RateBucket>>,
+    epoch: Instant,
+}
+
+impl TenantState {
+    pub(crate) fn new(quotas: Quotas) -> Self {
+        TenantState {
+            bucket: quotas
+                .rate
+                .map(|r| Mutex::new(RateBucket::new(r, std::time::Duration::ZERO))),
+            quotas,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Takes one message of the rate, or says which quota is used up.
+    fn take(&self, tenant: &str) -> Result<(), QuotaError> {
+        let Some(bucket) = &self.bucket else {
+            return Ok(());
+        };
+        if bucket.lock().unwrap().take(self.epoch.elapsed()) {
+            Ok(())
+        } else {
+            Err(QuotaError {
+                tenant: tenant.to_string(),
+                quota: "rate",
+                detail: format!(
+                    "more than {} messages per second; retry later",
+                    self.quotas.rate.unwrap_or_default()
+                ),
+            })
+        }
+    }
 }
 
 /// What `enqueue` asks the caller to do.
@@ -152,6 +195,11 @@ impl AgentCell {
                 limit: self.limits.max_message,
             };
             return Err(Box::new((err, delivery)));
+        }
+        if let Some(t) = &self.tenant_state
+            && let Err(e) = t.take(&self.tenant)
+        {
+            return Err(Box::new((SendError::Quota(e), delivery)));
         }
         let mut inner = self.inner.lock().unwrap();
         if inner.status != Status::Running {

@@ -88,6 +88,7 @@ impl Node {
             limits: record.limits,
             config: record.config,
             restart: record.restart,
+            given: Vec::new(),
         };
         self.spawn_with_state(&plugin, options, state, false)
             .await

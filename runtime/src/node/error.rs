@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::core::failure::Failure;
 use crate::core::limits::LimitParseError;
 use crate::core::name::NameError;
+use crate::core::tenant::QuotaError;
 use crate::host::PluginError;
 
 /// Why an agent could not be spawned.
@@ -29,6 +30,9 @@ pub enum SpawnError {
     /// A limit option is out of range.
     #[error("bad spawn option: {0}")]
     Limits(#[from] LimitParseError),
+    /// The tenant's quotas do not allow it.
+    #[error(transparent)]
+    Quota(#[from] QuotaError),
     /// The node holds as many agents as it was sized for.
     #[error("the node is full: it was started for at most {0} agents")]
     Capacity(u32),
@@ -86,6 +90,9 @@ pub enum SendError {
         /// Why.
         why: String,
     },
+    /// The receiving tenant's message rate is used up.
+    #[error(transparent)]
+    Quota(#[from] QuotaError),
     /// The payload is over the receiver's message-size limit.
     #[error("a payload of {size} bytes is over the {limit}-byte message limit of `{name}`")]
     TooLarge {

@@ -11,12 +11,13 @@ use tokio::sync::oneshot;
 use super::DEFAULT_TENANT;
 use hdrhistogram::Histogram;
 
-use super::cell::{AgentCell, Delivery, Enqueued, Inner, ReplyTo};
+use super::cell::{AgentCell, Delivery, Enqueued, Inner, ReplyTo, TenantState};
 use super::dead_letter::DeadLetter;
 use super::error::{RequestError, SendError, SpawnError};
 use super::handle::AgentHandle;
 use crate::core::envelope::{Envelope, Kind};
 use crate::core::name;
+use crate::core::tenant::Quotas;
 use crate::host::{AgentInstance, CaxtonEngine, InstanceSpec, Plugin, PluginError};
 use crate::measure::{Stats, new_histogram};
 use crate::net::client::RemoteNode;
@@ -40,6 +41,8 @@ pub(crate) struct NodeInner {
     pub(crate) engine: CaxtonEngine,
     pub(crate) rt: Handle,
     registry: RwLock<Registry>,
+    /// Tenants with quotas; a tenant not here has none.
+    tenants: RwLock<HashMap<String, Arc<TenantState>>>,
     plugins: Mutex<HashMap<String, Plugin>>,
     next_id: AtomicU64,
     pub(crate) undeliverable: AtomicU64,
@@ -82,6 +85,7 @@ impl Node {
                 engine,
                 rt,
                 registry: RwLock::new(HashMap::new()),
+                tenants: RwLock::new(HashMap::new()),
                 plugins: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 undeliverable: AtomicU64::new(0),
@@ -147,9 +151,17 @@ impl Node {
         state: HashMap<String, Vec<u8>>,
         fresh: bool,
     ) -> Result<AgentHandle, SpawnError> {
-        options.limits.check(self.inner.engine.options.max_memory)?;
-        let tenant = options.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string());
+        let mut options = options;
+        let tenant = options
+            .tenant
+            .take()
+            .unwrap_or_else(|| DEFAULT_TENANT.to_string());
         name::check(&tenant)?;
+        let tenant_state = self.inner.tenants.read().unwrap().get(&tenant).cloned();
+        if let Some(t) = &tenant_state {
+            t.quotas.fit(&tenant, &mut options.limits, &options.given)?;
+        }
+        options.limits.check(self.inner.engine.options.max_memory)?;
         let id = self.next_id();
         let name = match options.name {
             Some(name) => name,
@@ -169,6 +181,7 @@ impl Node {
             kill: Arc::new(AtomicBool::new(false)),
             inner: Mutex::new(Inner::new(options.limits.mailbox)),
             instance: Mutex::new(None),
+            tenant_state,
         });
         self.register(&cell)?;
         let spec = InstanceSpec {
@@ -258,6 +271,15 @@ impl Node {
             return Err(SpawnError::Capacity(max));
         }
         let agents = registry.entry(cell.tenant.clone()).or_default();
+        if let Some(t) = &cell.tenant_state {
+            let in_use: u64 = agents.values().map(|a| a.limits.memory).sum();
+            t.quotas.admit(
+                &cell.tenant,
+                agents.len() as u64,
+                in_use,
+                cell.limits.memory,
+            )?;
+        }
         if agents.contains_key(&cell.name) {
             return Err(SpawnError::NameTaken {
                 name: cell.name.to_string(),
@@ -293,6 +315,29 @@ impl Node {
             .and_then(|agents| agents.get(name))
             .cloned()
             .ok_or_else(|| SendError::NoSuchAgent(name.to_string()))
+    }
+
+    /// Gives `tenant` these quotas (replacing any it had). They bound the
+    /// agents spawned from now on and every message from now on; agents
+    /// already running keep the limits they were spawned with.
+    pub fn set_tenant(&self, tenant: &str, quotas: Quotas) -> Result<(), SpawnError> {
+        name::check(tenant)?;
+        self.inner
+            .tenants
+            .write()
+            .unwrap()
+            .insert(tenant.to_string(), Arc::new(TenantState::new(quotas)));
+        Ok(())
+    }
+
+    /// The quotas of `tenant`, if it has any.
+    pub fn tenant_quotas(&self, tenant: &str) -> Option<Quotas> {
+        self.inner
+            .tenants
+            .read()
+            .unwrap()
+            .get(tenant)
+            .map(|t| t.quotas.clone())
     }
 
     /// Every live agent of every tenant.

@@ -10,4 +10,5 @@ mod reports;
 mod scripts;
 mod serve;
 mod supervision;
+mod tenants;
 mod util;

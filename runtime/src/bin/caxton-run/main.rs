@@ -88,6 +88,11 @@ struct NodeArgs {
     #[arg(long)]
     fuel: bool,
 
+    /// Tenants and their quotas, from a TOML file ([tenants.NAME] tables;
+    /// see docs/tenants.md). Unknown keys are errors.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
     /// Make the node durable: agent specs and state are kept in DIR/node.db
     /// (SQLite), and the agents stored there are started again (with their
     /// state) on start. Queued messages are not kept.
@@ -142,6 +147,22 @@ fn start_node(
     args: &NodeArgs,
     quiet: bool,
 ) -> anyhow::Result<(tokio::runtime::Runtime, Node, Option<RestoreReport>)> {
+    // A bad config stops the start before anything runs.
+    let tenants = match &args.config {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading the config {}", file.display()))?;
+            caxton::core::tenant::parse_config(&text)
+                .with_context(|| format!("in the config {}", file.display()))?
+        }
+        None => Default::default(),
+    };
+    let apply = |node: &Node| -> anyhow::Result<()> {
+        for (name, quotas) in &tenants {
+            node.set_tenant(name, quotas.clone())?;
+        }
+        Ok(())
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("caxton-worker")
@@ -162,12 +183,14 @@ fn start_node(
     .context("starting the node")?;
     let Some(dir) = &args.data_dir else {
         let node = Node::new(engine, runtime.handle().clone());
+        apply(&node)?;
         return Ok((runtime, node, None));
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the data dir {}", dir.display()))?;
     let db = Db::open(&dir.join("node.db"))?;
     let node = Node::durable(engine, runtime.handle().clone(), db);
+    apply(&node)?;
     let report = runtime.block_on(node.restore())?;
     if !quiet && (report.restored > 0 || !report.failed.is_empty()) {
         eprintln!(

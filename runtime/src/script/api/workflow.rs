@@ -85,6 +85,16 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             Ok(super::stats_map(&stats))
         },
     );
+    // Tenants: quotas for the agents spawned into them from now on.
+    let c = ctx.clone();
+    engine.register_fn(
+        "tenant",
+        move |name: &str, quotas: rhai::Map| -> Fallible<()> {
+            let q = crate::core::tenant::Quotas::parse(super::options::option_pairs(&quotas))
+                .map_err(|e| fail(format!("tenant(\"{name}\", ...): {e}")))?;
+            c.node.set_tenant(name, q).map_err(fail)
+        },
+    );
     engine.register_fn("cpu_time", || -> Fallible<f64> {
         crate::measure::resources::cpu_seconds()
             .ok_or_else(|| fail("cpu_time(): CPU time is only known on Linux (/proc/self/stat)"))

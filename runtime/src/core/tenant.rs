@@ -1,0 +1,380 @@
+//! Tenants and their quotas: what a tenant's agents may use together, and
+//! the node config file that defines them. Sans-IO: the binary reads the
+//! file, this parses and checks it.
+//!
+//! A quota bounds the limits of each agent (memory, deadline, fuel,
+//! mailbox, message size: a spawn asking for more fails, a spawn asking for
+//! nothing gets the quota) and the tenant as a whole (agents, total memory,
+//! message rate).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::core::limits::AgentLimits;
+use crate::core::spawn::OptionValue;
+
+/// The keys a tenant's quotas accept, for error messages.
+pub const QUOTA_KEYS: &str =
+    "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate";
+
+/// What a tenant may use. `None` is unlimited (up to the node's own limits).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quotas {
+    /// Live agents at once.
+    pub max_agents: Option<u64>,
+    /// Linear memory per agent, bytes.
+    pub memory: Option<u64>,
+    /// Linear memory of all its agents together (their limits), bytes.
+    pub total_memory: Option<u64>,
+    /// Longest a message may take to handle.
+    pub deadline: Option<Duration>,
+    /// Fuel per message (needs a node that meters fuel).
+    pub fuel: Option<u64>,
+    /// Mailbox capacity per agent.
+    pub mailbox: Option<u64>,
+    /// Largest message an agent may receive, bytes.
+    pub max_message: Option<u64>,
+    /// Messages per second into the tenant's agents (a token bucket that
+    /// holds one second's worth).
+    pub rate: Option<f64>,
+}
+
+/// A spawn or send over a quota.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("tenant `{tenant}` is over its `{quota}` quota: {detail}")]
+pub struct QuotaError {
+    /// The tenant.
+    pub tenant: String,
+    /// The quota's key (`max_agents`, `memory`, ...).
+    pub quota: &'static str,
+    /// What was asked against what is allowed.
+    pub detail: String,
+}
+
+/// Why a config file or tenant definition is not usable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Quotas {
+    /// Sets quota `key` from a value as a user wrote it.
+    pub fn set(&mut self, key: &str, value: &OptionValue) -> Result<(), String> {
+        let bad = |e: String| format!("quota `{key}`: {e}");
+        match key {
+            "max_agents" => self.max_agents = Some(value.count().map_err(bad)?),
+            "memory" => self.memory = Some(value.size().map_err(bad)?),
+            "total_memory" => self.total_memory = Some(value.size().map_err(bad)?),
+            "deadline" => self.deadline = Some(value.duration().map_err(bad)?),
+            "fuel" => self.fuel = Some(value.count().map_err(bad)?),
+            "mailbox" => self.mailbox = Some(value.count().map_err(bad)?),
+            "max_message" => self.max_message = Some(value.size().map_err(bad)?),
+            "rate" => {
+                let text = match value {
+                    OptionValue::Int(n) => n.to_string(),
+                    OptionValue::Text(s) | OptionValue::Other(s) => s.clone(),
+                };
+                let rate: f64 = text
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|r: &f64| *r > 0.0 && r.is_finite())
+                    .ok_or_else(|| bad(format!("expected messages per second, got `{text}`")))?;
+                self.rate = Some(rate);
+            }
+            other => {
+                return Err(format!(
+                    "unknown quota `{other}`: the quotas are {QUOTA_KEYS}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses quotas given as pairs; an unknown key is an error.
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, OptionValue)>,
+    ) -> Result<Quotas, String> {
+        let mut q = Quotas::default();
+        for (key, value) in pairs {
+            q.set(key, &value)?;
+        }
+        Ok(q)
+    }
+
+    /// Fits an agent's `limits` into these quotas: a limit the spawn left
+    /// at its default (not in `given`) becomes the quota when the quota is
+    /// lower; one it asked for must be within the quota.
+    pub fn fit(
+        &self,
+        tenant: &str,
+        limits: &mut AgentLimits,
+        given: &[&str],
+    ) -> Result<(), QuotaError> {
+        let over = |quota: &'static str, asked: String, allowed: String| QuotaError {
+            tenant: tenant.to_string(),
+            quota,
+            detail: format!("the spawn asks for {asked}, the quota allows {allowed}"),
+        };
+        let is_given = |k: &str| given.contains(&k);
+        if let Some(q) = self.memory {
+            if is_given("memory") && limits.memory > q {
+                return Err(over("memory", bytes(limits.memory), bytes(q)));
+            }
+            limits.memory = limits.memory.min(q);
+        }
+        if let Some(q) = self.deadline {
+            if is_given("deadline") && limits.deadline > q {
+                return Err(over(
+                    "deadline",
+                    format!("{:?}", limits.deadline),
+                    format!("{q:?}"),
+                ));
+            }
+            limits.deadline = limits.deadline.min(q);
+        }
+        if let Some(q) = self.mailbox {
+            let q = q as usize;
+            if is_given("mailbox") && limits.mailbox > q {
+                return Err(over("mailbox", limits.mailbox.to_string(), q.to_string()));
+            }
+            limits.mailbox = limits.mailbox.min(q);
+        }
+        if let Some(q) = self.max_message {
+            let q = q as usize;
+            if is_given("max_message") && limits.max_message > q {
+                return Err(over(
+                    "max_message",
+                    bytes(limits.max_message as u64),
+                    bytes(q as u64),
+                ));
+            }
+            limits.max_message = limits.max_message.min(q);
+        }
+        if let Some(q) = self.fuel {
+            match limits.fuel {
+                Some(f) if f > q => {
+                    return Err(over("fuel", format!("{f} fuel"), format!("{q} fuel")));
+                }
+                Some(_) => {}
+                None => limits.fuel = Some(q),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the tenant-wide quotas for one more agent of `memory` bytes,
+    /// given the tenant's live agents and the memory their limits add to.
+    pub fn admit(
+        &self,
+        tenant: &str,
+        agents: u64,
+        memory_in_use: u64,
+        memory: u64,
+    ) -> Result<(), QuotaError> {
+        if let Some(max) = self.max_agents
+            && agents >= max
+        {
+            return Err(QuotaError {
+                tenant: tenant.to_string(),
+                quota: "max_agents",
+                detail: format!("it has {agents} live agents, the quota allows {max}"),
+            });
+        }
+        if let Some(total) = self.total_memory
+            && memory_in_use.saturating_add(memory) > total
+        {
+            return Err(QuotaError {
+                tenant: tenant.to_string(),
+                quota: "total_memory",
+                detail: format!(
+                    "its agents hold {} and this one asks for {}, the quota allows {} in all",
+                    bytes(memory_in_use),
+                    bytes(memory),
+                    bytes(total)
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn bytes(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A token bucket for a tenant's message rate: holds up to one second of
+/// messages, refills continuously. Sans-IO: the caller passes the time.
+#[derive(Debug, Clone)]
+pub struct RateBucket {
+    rate: f64,
+    tokens: f64,
+    last: Duration,
+}
+
+impl RateBucket {
+    /// A full bucket for `rate` messages per second, at time `now`.
+    pub fn new(rate: f64, now: Duration) -> Self {
+        RateBucket {
+            rate,
+            tokens: rate.max(1.0),
+            last: now,
+        }
+    }
+
+    /// Takes one message's token at `now`, if there is one.
+    pub fn take(&mut self, now: Duration) -> bool {
+        let elapsed = now.saturating_sub(self.last).as_secs_f64();
+        self.last = now.max(self.last);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The node config file (TOML):
+///
+/// ```toml
+/// [tenants.acme]
+/// max_agents = 100
+/// memory = "16MiB"
+/// total_memory = "512MiB"
+/// deadline = "50ms"
+/// mailbox = 256
+/// max_message = "64KiB"
+/// rate = 10000
+/// ```
+///
+/// Unknown tables and keys are errors, so a typo never silently means
+/// "unlimited".
+pub fn parse_config(text: &str) -> Result<BTreeMap<String, Quotas>, ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError(format!("not valid TOML: {e}")))?;
+    let mut tenants = BTreeMap::new();
+    for (key, value) in table {
+        if key != "tenants" {
+            return Err(ConfigError(format!(
+                "unknown key `{key}`: the config has only [tenants.NAME] tables"
+            )));
+        }
+        let toml::Value::Table(all) = value else {
+            return Err(ConfigError(
+                "`tenants` must be tables: [tenants.NAME]".into(),
+            ));
+        };
+        for (name, quotas) in all {
+            crate::core::name::check(&name)
+                .map_err(|e| ConfigError(format!("[tenants.{name}]: {e}")))?;
+            let toml::Value::Table(quotas) = quotas else {
+                return Err(ConfigError(format!(
+                    "tenants.{name} must be a table of quotas ({QUOTA_KEYS})"
+                )));
+            };
+            let pairs = quotas.iter().map(|(k, v)| (k.as_str(), toml_value(v)));
+            let q =
+                Quotas::parse(pairs).map_err(|e| ConfigError(format!("[tenants.{name}] {e}")))?;
+            tenants.insert(name, q);
+        }
+    }
+    Ok(tenants)
+}
+
+fn toml_value(v: &toml::Value) -> OptionValue {
+    match v {
+        toml::Value::String(s) => OptionValue::Text(s.clone()),
+        toml::Value::Integer(i) => OptionValue::Int(*i),
+        toml::Value::Float(f) => OptionValue::Other(f.to_string()),
+        toml::Value::Boolean(b) => OptionValue::Other(b.to_string()),
+        other => OptionValue::Other(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_parses_and_rejects_unknown_keys() {
+        let t = parse_config(
+            "[tenants.acme]\nmax_agents = 3\nmemory = \"16MiB\"\ndeadline = \"50ms\"\nrate = 2.5\n\n[tenants.other]\n",
+        )
+        .unwrap();
+        let acme = &t["acme"];
+        assert_eq!(acme.max_agents, Some(3));
+        assert_eq!(acme.memory, Some(16 << 20));
+        assert_eq!(acme.deadline, Some(Duration::from_millis(50)));
+        assert_eq!(acme.rate, Some(2.5));
+        assert_eq!(t["other"], Quotas::default());
+
+        let err = parse_config("[tenants.acme]\nmax_agent = 3\n").unwrap_err();
+        assert!(err.0.contains("unknown quota `max_agent`"), "{err}");
+        let err = parse_config("[tenant.acme]\n").unwrap_err();
+        assert!(err.0.contains("unknown key `tenant`"), "{err}");
+        let err = parse_config("[tenants.acme]\nmemory = \"lots\"\n").unwrap_err();
+        assert!(err.0.contains("quota `memory`"), "{err}");
+        assert!(parse_config("tenants = [").unwrap_err().0.contains("TOML"));
+    }
+
+    #[test]
+    fn quotas_default_and_bound_agent_limits() {
+        let q = Quotas {
+            memory: Some(16 << 20),
+            mailbox: Some(8),
+            fuel: Some(1000),
+            ..Quotas::default()
+        };
+        let mut limits = AgentLimits::default();
+        q.fit("t", &mut limits, &[]).unwrap();
+        assert_eq!(
+            (limits.memory, limits.mailbox, limits.fuel),
+            (16 << 20, 8, Some(1000))
+        );
+
+        let mut limits = AgentLimits {
+            memory: 32 << 20,
+            ..AgentLimits::default()
+        };
+        let err = q.fit("t", &mut limits, &["memory"]).unwrap_err();
+        assert_eq!(err.quota, "memory");
+        assert!(
+            err.to_string().contains("32 MiB") && err.to_string().contains("16 MiB"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tenant_wide_quotas_count_agents_and_memory() {
+        let q = Quotas {
+            max_agents: Some(2),
+            total_memory: Some(10 << 20),
+            ..Quotas::default()
+        };
+        q.admit("t", 1, 4 << 20, 4 << 20).unwrap();
+        assert_eq!(q.admit("t", 2, 0, 1).unwrap_err().quota, "max_agents");
+        assert_eq!(
+            q.admit("t", 1, 8 << 20, 4 << 20).unwrap_err().quota,
+            "total_memory"
+        );
+    }
+
+    #[test]
+    fn the_rate_bucket_refills_with_time() {
+        let s = Duration::from_secs_f64;
+        let mut b = RateBucket::new(10.0, s(0.0));
+        assert_eq!((0..20).filter(|_| b.take(s(0.0))).count(), 10);
+        assert!(!b.take(s(0.05)));
+        assert!(b.take(s(0.1)));
+        // Never more than a second's worth saved up.
+        assert_eq!((0..50).filter(|_| b.take(s(100.0))).count(), 10);
+    }
+}
