@@ -163,12 +163,14 @@ impl Quotas {
     }
 
     /// Checks the tenant-wide quotas for one more agent of `memory` bytes,
-    /// given the tenant's live agents and the memory their limits add to.
+    /// given the tenant's live agents and the memory their limits add to
+    /// (asked for only when there is a `total_memory` quota: summing is
+    /// work per spawn).
     pub fn admit(
         &self,
         tenant: &str,
         agents: u64,
-        memory_in_use: u64,
+        memory_in_use: impl FnOnce() -> u64,
         memory: u64,
     ) -> Result<(), QuotaError> {
         if let Some(max) = self.max_agents
@@ -181,6 +183,7 @@ impl Quotas {
             });
         }
         if let Some(total) = self.total_memory
+            && let memory_in_use = memory_in_use()
             && memory_in_use.saturating_add(memory) > total
         {
             return Err(QuotaError {
@@ -359,10 +362,10 @@ mod tests {
             total_memory: Some(10 << 20),
             ..Quotas::default()
         };
-        q.admit("t", 1, 4 << 20, 4 << 20).unwrap();
-        assert_eq!(q.admit("t", 2, 0, 1).unwrap_err().quota, "max_agents");
+        q.admit("t", 1, || 4 << 20, 4 << 20).unwrap();
+        assert_eq!(q.admit("t", 2, || 0, 1).unwrap_err().quota, "max_agents");
         assert_eq!(
-            q.admit("t", 1, 8 << 20, 4 << 20).unwrap_err().quota,
+            q.admit("t", 1, || 8 << 20, 4 << 20).unwrap_err().quota,
             "total_memory"
         );
     }

@@ -371,7 +371,8 @@ pub fn run_load(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadRe
 }
 
 fn window_index(offset: Duration, length: Duration) -> usize {
-    (offset.as_nanos() / length.as_nanos().max(1)) as usize
+    // Nanoseconds fit a u64 for 584 years; u64 division is the cheap one.
+    (offset.as_nanos() as u64 / (length.as_nanos() as u64).max(1)) as usize
 }
 
 fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport, String> {
@@ -406,12 +407,15 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
     };
     // The timeline's memory: sampled by the scheduling thread as each
     // window begins (never by the threads doing the work).
+    // The check per scheduled send is one comparison with the next
+    // window's start.
     let mut rss: Vec<Option<u64>> = Vec::new();
-    let window_len = options.window;
+    let mut next_window = options.window.map(|_| start);
     let mut sample_rss = |now: Instant| {
-        if let Some(w) = window_len {
-            while rss.len() <= window_index(now.saturating_duration_since(start), w) {
+        if let (Some(next), Some(w)) = (next_window.as_mut(), options.window) {
+            while now >= *next {
                 rss.push(super::resources::rss_bytes());
+                *next += w;
             }
         }
     };

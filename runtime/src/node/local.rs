@@ -272,7 +272,7 @@ impl Node {
         }
         let agents = registry.entry(cell.tenant.clone()).or_default();
         if let Some(t) = &cell.tenant_state {
-            let in_use: u64 = agents.values().map(|a| a.limits.memory).sum();
+            let in_use = || agents.values().map(|a| a.limits.memory).sum();
             t.quotas.admit(
                 &cell.tenant,
                 agents.len() as u64,

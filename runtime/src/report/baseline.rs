@@ -97,6 +97,21 @@ impl BaselineComparison {
     }
 }
 
+/// The measurement of `base` that `current[i]` compares with, and where
+/// it stands: the nth measurement of a name matches the nth of that name.
+pub(crate) fn counterpart<'a>(
+    base: &'a [Stats],
+    current: &[Stats],
+    i: usize,
+) -> Option<(usize, &'a Stats)> {
+    let name = &current[i].name;
+    let nth = current[..i].iter().filter(|s| &s.name == name).count();
+    base.iter()
+        .enumerate()
+        .filter(|(_, s)| &s.name == name)
+        .nth(nth)
+}
+
 /// Checks that `name` is a plain file-name stem.
 pub fn check_name(name: &str) -> Result<(), BaselineError> {
     let ok = !name.is_empty()
@@ -181,17 +196,7 @@ impl Baseline {
         let mut new = Vec::new();
         let mut matched = vec![false; base.len()];
         for (i, cur) in current.measurements.iter().enumerate() {
-            // The nth measurement of a name matches the baseline's nth.
-            let nth = current.measurements[..i]
-                .iter()
-                .filter(|s| s.name == cur.name)
-                .count();
-            let found = base
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.name == cur.name)
-                .nth(nth);
-            let Some((j, old)) = found else {
+            let Some((j, old)) = counterpart(base, &current.measurements, i) else {
                 new.push(cur.name.clone());
                 continue;
             };

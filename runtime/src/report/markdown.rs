@@ -112,19 +112,13 @@ pub fn render_markdown(report: &Report) -> String {
     out
 }
 
-/// The baseline's stats for the `i`th measurement of `report` (the nth of
-/// its name matches the baseline's nth).
+/// The baseline's stats for the `i`th measurement of `report`.
 fn baseline_of<'a>(
     base: Option<&'a BaselineComparison>,
     report: &Report,
     i: usize,
 ) -> Option<&'a Stats> {
-    let name = &report.measurements[i].name;
-    let nth = report.measurements[..i]
-        .iter()
-        .filter(|s| &s.name == name)
-        .count();
-    base?.baseline.iter().filter(|s| &s.name == name).nth(nth)
+    super::baseline::counterpart(&base?.baseline, &report.measurements, i).map(|(_, s)| s)
 }
 
 fn triple(old: Option<f64>, new: f64, metric: &str) -> [String; 3] {

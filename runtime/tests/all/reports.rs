@@ -1,31 +1,12 @@
 //! `caxton-run`'s reports as a user gets them: baselines (saved, compared,
 //! a regression exits 3), Markdown, SVG plots, parameters and include().
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use caxton::report::{Baseline, Report};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("caxton-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn caxton_run(dir: &Path, script: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_caxton-run"))
-        .current_dir(dir)
-        .arg(script)
-        .args(["--no-cache", "--max-agents", "16"])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use super::util::{caxton_run, scratch, stderr};
 
 /// A request to an echo agent, then a pause of `param("pause")`: the pause
 /// decides how slow the run is.

@@ -2,12 +2,11 @@
 //! point at the line, and the sandbox stops runaway scripts.
 
 use std::path::Path;
-use std::process::Command;
 
 use caxton::report::threshold::Verdict;
 use caxton::script::{Runner, ScriptContext, ScriptError, ScriptLimits};
 
-use super::util::node;
+use super::util::{caxton_run, node};
 
 fn scripts_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts")
@@ -182,11 +181,7 @@ fn caxton_run_exits_non_zero_with_file_line_col() {
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("bad.rhai");
     std::fs::write(&script, "let a = 1;\nlet b = no_such_function(a);\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
-        .arg(&script)
-        .args(["--no-cache", "--max-agents", "8"])
-        .output()
-        .unwrap();
+    let out = caxton_run(&dir, &script, &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.rhai:2:9"), "{stderr}");
@@ -202,12 +197,7 @@ fn caxton_run_exits_non_zero_with_file_line_col() {
         "let a = spawn(\"echo\");\nmeasure(\"m\", #{ iterations: 10 }, || request(a, \"x\"));\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
-        .arg(&ok)
-        .args(["--no-cache", "--max-agents", "8", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
+    let out = caxton_run(&dir, &ok, &["--json", json.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
@@ -308,12 +298,7 @@ fn a_failed_threshold_exits_3_after_the_full_report_and_warnings_do_not() {
             ),
         )
         .unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
-            .arg(&script)
-            .args(["--no-cache", "--max-agents", "8", "--json"])
-            .arg(&json)
-            .output()
-            .unwrap();
+        let out = caxton_run(&dir, &script, &["--json", json.to_str().unwrap()]);
         let report: caxton::report::Report =
             serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         (out, report)

@@ -1,13 +1,11 @@
 //! Tenants and quotas with real components: every quota refuses with a
 //! typed error naming it, and other tenants are untouched.
 
-use std::process::Command;
-
 use caxton::core::spawn::{OptionValue, SpawnOptions};
 use caxton::core::tenant::Quotas;
 use caxton::node::{AgentHandle, RequestError, SendError, SpawnError};
 
-use super::util::{TIMEOUT, TestNode, node};
+use super::util::{TIMEOUT, TestNode, caxton_run, node, scratch};
 
 /// A value as a script gives it: whole numbers as integers.
 fn val(v: &str) -> OptionValue {
@@ -144,8 +142,7 @@ fn the_message_rate_is_a_quota_with_a_typed_error() {
 
 #[test]
 fn a_config_file_and_a_script_define_tenants() {
-    let dir = std::env::temp_dir().join(format!("caxton-tenants-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("tenants");
     let config = dir.join("node.toml");
     std::fs::write(&config, "[tenants.acme]\nmax_agents = 1\n").unwrap();
     let script = dir.join("t.rhai");
@@ -162,12 +159,7 @@ try { spawn("echo", #{ tenant: "beta", memory: "64MiB" }); } catch (e) { print(`
     )
     .unwrap();
     let run = |config_file: &std::path::Path| {
-        Command::new(env!("CARGO_BIN_EXE_caxton-run"))
-            .arg(&script)
-            .args(["--no-cache", "--max-agents", "8", "--config"])
-            .arg(config_file)
-            .output()
-            .unwrap()
+        caxton_run(&dir, &script, &["--config", config_file.to_str().unwrap()])
     };
     let out = run(&config);
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -77,3 +77,32 @@ pub fn eventually(mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("caxton-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the real `caxton-run` on `script` (relative to `dir`, or absolute)
+/// in `dir`, on a small node without a compile cache.
+pub fn caxton_run(
+    dir: &std::path::Path,
+    script: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+        .current_dir(dir)
+        .arg(script)
+        .args(["--no-cache", "--max-agents", "16"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A child's stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

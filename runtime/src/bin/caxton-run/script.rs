@@ -244,14 +244,14 @@ impl Progress for Bars {
             }
         };
         bar.set_message(name.to_string());
-        bar.enable_steady_tick(Duration::from_millis(100));
-        // The bar moves with the clock: the measured work is not slowed by
-        // reporting its progress.
+        // The bar moves with the clock, from one thread of its own: the
+        // measured work is not slowed by reporting its progress.
         let ticker = bar.clone();
         let start = Instant::now();
         std::thread::spawn(move || {
             while !ticker.is_finished() {
                 ticker.set_position(start.elapsed().as_millis() as u64);
+                ticker.tick();
                 std::thread::sleep(Duration::from_millis(100));
             }
         });

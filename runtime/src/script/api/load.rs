@@ -30,8 +30,9 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         // In the report a load run's throughput is messages per second.
         stats.throughput = report.throughput;
         stats.resources = usage.end(&c);
-        c.record_with(stats, report.histogram.clone());
-        Ok(report_map(&report))
+        let map = report_map(&report);
+        c.record_with(stats, report.histogram);
+        Ok(map)
     });
 }
 
