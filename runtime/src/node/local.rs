@@ -318,8 +318,8 @@ impl Node {
     }
 
     /// Gives `tenant` these quotas (replacing any it had). They bound the
-    /// agents spawned from now on and every message from now on; agents
-    /// already running keep the limits they were spawned with.
+    /// agents spawned from now on, and the messages to those agents; an
+    /// agent already running keeps the quotas of its spawn.
     pub fn set_tenant(&self, tenant: &str, quotas: Quotas) -> Result<(), SpawnError> {
         name::check(tenant)?;
         self.inner
