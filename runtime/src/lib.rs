@@ -15,6 +15,8 @@
 //! - [`measure`]: HdrHistogram recorders and the statistics they report.
 //! - [`script`]: the sandboxed Rhai engine and the API scripts use.
 //! - [`report`]: terminal tables and JSON reports.
+//! - [`sandbox`]: the hostile corpus, run against a node to show each case
+//!   is contained.
 //!
 //! The `caxton-run` binary wires these together and is the only place that
 //! reads the environment or chooses directories.
@@ -26,4 +28,5 @@ pub mod net;
 pub mod node;
 pub mod persist;
 pub mod report;
+pub mod sandbox;
 pub mod script;

@@ -4,6 +4,10 @@
 //! cut it), `overflow` (unbounded recursion: wasmtime's native stack limit),
 //! `deep-frames` (recursion with big frames: exhausts the shadow stack Rust
 //! keeps in linear memory, which surfaces as an out-of-bounds access).
+//! `bomb` (allocates until the memory limit stops it), `huge-output`
+//! (replies 16 MiB: over any message limit), `flood` (sends to itself
+//! until the host refuses, then replies how many it sent), `sleep` (blocks
+//! in a WASI sleep for an hour), `noop` (does nothing).
 //! For recovery tests it also keeps a count in persistent state: `count`
 //! adds one and replies the count, `get` replies it, `count-then-trap` adds
 //! one and then traps (the write must not survive).
@@ -74,12 +78,34 @@ impl Agent for Crasher {
                 let depth = deep(0, u64::MAX);
                 caxton_sdk::reply(&msg, depth.to_string().into_bytes())
             }
+            b"bomb" => {
+                let mut held: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    let mut block = vec![0u8; 1 << 20];
+                    block[0] = 1;
+                    held.push(black_box(block));
+                }
+            }
+            b"huge-output" => caxton_sdk::reply(&msg, vec![7u8; 16 << 20]),
+            b"flood" => {
+                let me = host::self_id();
+                let mut sent = 0u64;
+                while caxton_sdk::send(&me, b"noop".to_vec()).is_ok() {
+                    sent += 1;
+                }
+                caxton_sdk::reply(&msg, sent.to_string().into_bytes())
+            }
+            b"sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                caxton_sdk::reply(&msg, b"woke".to_vec())
+            }
+            b"noop" => Ok(()),
             b"deep-frames" => {
                 let depth = recurse(0);
                 caxton_sdk::reply(&msg, depth.to_string().into_bytes())
             }
             other => Err(format!(
-                "unknown command `{}` (ok, err, trap, panic, loop, overflow, deep-frames, count, get, count-then-trap)",
+                "unknown command `{}` (ok, err, trap, panic, loop, overflow, deep-frames, bomb, huge-output, flood, sleep, noop, count, get, count-then-trap)",
                 String::from_utf8_lossy(other)
             )),
         }

@@ -27,6 +27,15 @@ pub enum Failure {
         /// The per-message deadline.
         limit: Duration,
     },
+    /// A call waited (in a WASI sleep or poll) far past its deadline; the
+    /// deadline counts only running time, this bounds the wall clock.
+    #[error(
+        "stalled: a call waited longer than {limit:?} (an agent must not sleep or block in a host call)"
+    )]
+    Stalled {
+        /// The wall-clock limit of the call.
+        limit: Duration,
+    },
     /// The guest ran out of fuel for one message.
     #[error("fuel exhausted: a message used more than {limit} fuel")]
     Fuel {
@@ -64,6 +73,7 @@ impl Failure {
             Failure::Trap { .. } => "trap",
             Failure::MemoryLimit { .. } => "memory",
             Failure::Deadline { .. } => "deadline",
+            Failure::Stalled { .. } => "stalled",
             Failure::Fuel { .. } => "fuel",
             Failure::StackOverflow => "stack-overflow",
             Failure::Init(_) => "init",

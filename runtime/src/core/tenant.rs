@@ -7,7 +7,8 @@
 //! nothing gets the quota) and the tenant as a whole (agents, total memory,
 //! message rate).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::core::limits::AgentLimits;
@@ -16,6 +17,96 @@ use crate::core::spawn::OptionValue;
 /// The keys a tenant's quotas accept, for error messages.
 pub const QUOTA_KEYS: &str =
     "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate";
+
+/// The keys a tenant definition accepts: its quotas, plus its data dir and
+/// its grants.
+pub const TENANT_KEYS: &str = "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate, data_dir, grants";
+
+/// A tenant: its quotas, the directory its agents may use, and the other
+/// tenants its agents may send to. The default is no quotas, no files and
+/// no one else to talk to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tenant {
+    /// What its agents may use.
+    pub quotas: Quotas,
+    /// A host directory its agents see as `/data` through WASI, read and
+    /// write within it only; without one they see no files at all.
+    pub data_dir: Option<PathBuf>,
+    /// Tenants whose agents this tenant's agents may address (as
+    /// `tenant/name`). Grants go one way: `a` granted `b` lets `a`'s agents
+    /// send to `b`'s, and `b`'s agents answer `a`'s requests, nothing more.
+    pub grants: BTreeSet<String>,
+}
+
+impl From<Quotas> for Tenant {
+    fn from(quotas: Quotas) -> Self {
+        Tenant {
+            quotas,
+            ..Tenant::default()
+        }
+    }
+}
+
+impl Tenant {
+    /// Sets `key` (a quota, `data_dir` or `grants`) from a value as a user
+    /// wrote it.
+    pub fn set(&mut self, key: &str, value: &OptionValue) -> Result<(), String> {
+        match key {
+            "data_dir" => {
+                let dir = value.text().map_err(|e| format!("`data_dir`: {e}"))?;
+                if dir.is_empty() {
+                    return Err("`data_dir` is empty: give a directory".into());
+                }
+                self.data_dir = Some(PathBuf::from(dir));
+            }
+            "grants" => {
+                let names = match value {
+                    OptionValue::Text(one) => vec![one.clone()],
+                    OptionValue::Other(json) => serde_json::from_str::<Vec<String>>(json)
+                        .map_err(|_| {
+                            format!("`grants`: expected a list of tenant names, got {json}")
+                        })?,
+                    OptionValue::Int(n) => {
+                        return Err(format!(
+                            "`grants`: expected a list of tenant names, got {n}"
+                        ));
+                    }
+                };
+                for name in names {
+                    crate::core::name::check(&name).map_err(|e| format!("`grants`: {e}"))?;
+                    self.grants.insert(name);
+                }
+            }
+            _ => {
+                self.quotas.set(key, value).map_err(|e| {
+                    if e.starts_with("unknown quota") {
+                        format!("unknown key `{key}`: a tenant takes {TENANT_KEYS}")
+                    } else {
+                        e
+                    }
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses a tenant given as pairs; an unknown key is an error.
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, OptionValue)>,
+    ) -> Result<Tenant, String> {
+        let mut t = Tenant::default();
+        for (key, value) in pairs {
+            t.set(key, &value)?;
+        }
+        Ok(t)
+    }
+
+    /// Whether this tenant's agents may send to `other`'s (always for
+    /// itself).
+    pub fn may_send_to(&self, me: &str, other: &str) -> bool {
+        me == other || self.grants.contains(other)
+    }
+}
 
 /// What a tenant may use. `None` is unlimited (up to the node's own limits).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -255,11 +346,13 @@ impl RateBucket {
 /// mailbox = 256
 /// max_message = "64KiB"
 /// rate = 10000
+/// data_dir = "/srv/caxton/acme"   # seen by its agents as /data
+/// grants = ["billing"]            # its agents may send to billing/NAME
 /// ```
 ///
 /// Unknown tables and keys are errors, so a typo never silently means
 /// "unlimited".
-pub fn parse_config(text: &str) -> Result<BTreeMap<String, Quotas>, ConfigError> {
+pub fn parse_config(text: &str) -> Result<BTreeMap<String, Tenant>, ConfigError> {
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError(format!("not valid TOML: {e}")))?;
@@ -278,15 +371,15 @@ pub fn parse_config(text: &str) -> Result<BTreeMap<String, Quotas>, ConfigError>
         for (name, quotas) in all {
             crate::core::name::check(&name)
                 .map_err(|e| ConfigError(format!("[tenants.{name}]: {e}")))?;
-            let toml::Value::Table(quotas) = quotas else {
+            let toml::Value::Table(keys) = quotas else {
                 return Err(ConfigError(format!(
-                    "tenants.{name} must be a table of quotas ({QUOTA_KEYS})"
+                    "tenants.{name} must be a table ({TENANT_KEYS})"
                 )));
             };
-            let pairs = quotas.iter().map(|(k, v)| (k.as_str(), toml_value(v)));
-            let q =
-                Quotas::parse(pairs).map_err(|e| ConfigError(format!("[tenants.{name}] {e}")))?;
-            tenants.insert(name, q);
+            let pairs = keys.iter().map(|(k, v)| (k.as_str(), toml_value(v)));
+            let t =
+                Tenant::parse(pairs).map_err(|e| ConfigError(format!("[tenants.{name}] {e}")))?;
+            tenants.insert(name, t);
         }
     }
     Ok(tenants)
@@ -298,6 +391,17 @@ fn toml_value(v: &toml::Value) -> OptionValue {
         toml::Value::Integer(i) => OptionValue::Int(*i),
         toml::Value::Float(f) => OptionValue::Other(f.to_string()),
         toml::Value::Boolean(b) => OptionValue::Other(b.to_string()),
+        // Arrays (grants) as JSON, like a script's arrays.
+        toml::Value::Array(items) => {
+            let json: Vec<serde_json::Value> = items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => serde_json::Value::String(s.clone()),
+                    other => serde_json::Value::String(format!("{other:?}")),
+                })
+                .collect();
+            OptionValue::Other(serde_json::Value::Array(json).to_string())
+        }
         other => OptionValue::Other(format!("{other:?}")),
     }
 }
@@ -312,20 +416,39 @@ mod tests {
             "[tenants.acme]\nmax_agents = 3\nmemory = \"16MiB\"\ndeadline = \"50ms\"\nrate = 2.5\n\n[tenants.other]\n",
         )
         .unwrap();
-        let acme = &t["acme"];
+        let acme = &t["acme"].quotas;
         assert_eq!(acme.max_agents, Some(3));
         assert_eq!(acme.memory, Some(16 << 20));
         assert_eq!(acme.deadline, Some(Duration::from_millis(50)));
         assert_eq!(acme.rate, Some(2.5));
-        assert_eq!(t["other"], Quotas::default());
+        assert_eq!(t["other"], Tenant::default());
 
         let err = parse_config("[tenants.acme]\nmax_agent = 3\n").unwrap_err();
-        assert!(err.0.contains("unknown quota `max_agent`"), "{err}");
+        assert!(err.0.contains("unknown key `max_agent`"), "{err}");
+        assert!(err.0.contains("grants"), "{err}");
         let err = parse_config("[tenant.acme]\n").unwrap_err();
         assert!(err.0.contains("unknown key `tenant`"), "{err}");
         let err = parse_config("[tenants.acme]\nmemory = \"lots\"\n").unwrap_err();
         assert!(err.0.contains("quota `memory`"), "{err}");
         assert!(parse_config("tenants = [").unwrap_err().0.contains("TOML"));
+    }
+
+    #[test]
+    fn a_config_gives_data_dirs_and_one_way_grants() {
+        let t = parse_config(
+            "[tenants.a]\ndata_dir = \"/srv/a\"\ngrants = [\"b\"]\n[tenants.b]\ngrants = []\n",
+        )
+        .unwrap();
+        assert_eq!(t["a"].data_dir, Some(PathBuf::from("/srv/a")));
+        assert!(t["a"].may_send_to("a", "b"));
+        assert!(!t["b"].may_send_to("b", "a"));
+        assert!(t["b"].may_send_to("b", "b"));
+        let err = parse_config("[tenants.a]\ngrants = [\"../x\"]\n").unwrap_err();
+        assert!(err.0.contains("`grants`"), "{err}");
+        let err = parse_config("[tenants.a]\ngrants = 3\n").unwrap_err();
+        assert!(err.0.contains("list of tenant names"), "{err}");
+        let err = parse_config("[tenants.a]\ndata_dir = 3\n").unwrap_err();
+        assert!(err.0.contains("`data_dir`"), "{err}");
     }
 
     #[test]

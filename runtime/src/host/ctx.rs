@@ -2,6 +2,7 @@
 //! the call in progress and a handle on its persistent state.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
@@ -48,10 +49,12 @@ impl AgentCtx {
         limits: AgentLimits,
         state: SharedState,
         kill: Arc<AtomicBool>,
-    ) -> Self {
+        data_dir: Option<&Path>,
+    ) -> Result<Self, Failure> {
         let stderr_tail = StderrTail::default();
-        let wasi = super::wasi::deny_by_default(name.clone(), stderr_tail.clone());
-        AgentCtx {
+        let wasi = super::wasi::deny_by_default(name.clone(), stderr_tail.clone(), data_dir)
+            .map_err(|e| Failure::Host(e.to_string()))?;
+        Ok(AgentCtx {
             limiter: MemoryLimiter {
                 limit: limits.memory,
             },
@@ -66,7 +69,7 @@ impl AgentCtx {
             ticks_left: 0,
             kill,
             stderr_tail,
-        }
+        })
     }
 
     /// Commits the state writes of a call that returned normally to the

@@ -75,10 +75,19 @@ impl AgentCtx {
     }
 }
 
+/// `name`, `tenant/name` (another tenant's agent; delivery needs a grant)
+/// or `name@node`.
 fn check_address(to: &str) -> Result<(), String> {
     let (name, node) = match to.split_once('@') {
         Some((name, node)) => (name, Some(node)),
         None => (to, None),
+    };
+    let name = match name.split_once('/') {
+        Some((tenant, name)) if node.is_none() => {
+            crate::core::name::check(tenant).map_err(|e| format!("tenant name: {e}"))?;
+            name
+        }
+        _ => name,
     };
     crate::core::name::check(name).map_err(|e| e.to_string())?;
     if let Some(node) = node {

@@ -1,5 +1,6 @@
 //! One live agent instance: a `Store`, its bindings, and the calls into it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
@@ -28,6 +29,8 @@ pub struct InstanceSpec {
     pub state: SharedState,
     /// Set to interrupt the instance at its next epoch tick.
     pub kill: Arc<AtomicBool>,
+    /// Its tenant's data dir, preopened as `/data`.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// A running agent instance. After any [`Failure`] it must be dropped: a
@@ -49,7 +52,13 @@ impl AgentInstance {
         let tick = engine.options.tick.as_nanos().max(1);
         let ticks_per_message = (spec.limits.deadline.as_nanos().div_ceil(tick) as u64).max(1);
         let fuel = spec.limits.fuel;
-        let ctx = AgentCtx::new(spec.name, spec.limits, spec.state, spec.kill);
+        let ctx = AgentCtx::new(
+            spec.name,
+            spec.limits,
+            spec.state,
+            spec.kill,
+            spec.data_dir.as_deref(),
+        )?;
         let mut store = Store::new(&engine.engine, ctx);
         store.limiter(|ctx| &mut ctx.limiter);
         store.epoch_deadline_callback(|mut store| {
@@ -94,11 +103,12 @@ impl AgentInstance {
             ticks_per_message,
             init_writes: Vec::new(),
         };
-        match instance
-            .bindings
-            .call_init(&mut instance.store, &config)
-            .await
-        {
+        let limit = stall_limit(instance.store.data().limits.deadline);
+        let init = instance.bindings.call_init(&mut instance.store, &config);
+        let Ok(result) = tokio::time::timeout(limit, init).await else {
+            return Err(Failure::Stalled { limit });
+        };
+        match result {
             Ok(Ok(())) => {
                 instance.init_writes = instance.store.data_mut().commit_state();
                 Ok(instance)
@@ -121,6 +131,7 @@ impl AgentInstance {
         ctx.batch.extend(batch.iter().map(|m| (m.id, false)));
         ctx.ticks_left = self.ticks_per_message * batch.len() as u64;
         ctx.stderr_tail.lock().unwrap().clear();
+        let ctx_deadline = ctx.limits.deadline;
         let msgs: Vec<types::Message> = batch.into_iter().map(to_wit).collect();
         if let Some(fuel) = ctx.limits.fuel {
             let total = fuel.saturating_mul(msgs.len() as u64);
@@ -132,17 +143,28 @@ impl AgentInstance {
             }
         }
         self.store.set_epoch_deadline(1);
-        let result = if let [msg] = msgs.as_slice() {
-            let id = msg.id;
-            self.bindings
-                .call_handle(&mut self.store, msg)
-                .await
-                .map(|r| r.err().map(|reason| vec![(id, reason)]).unwrap_or_default())
-        } else {
-            self.bindings
-                .call_handle_batch(&mut self.store, &msgs)
-                .await
-                .map(|fails| fails.into_iter().map(|f| (f.id, f.reason)).collect())
+        let limit = stall_limit(ctx_deadline.saturating_mul(msgs.len() as u32));
+        let call = async {
+            if let [msg] = msgs.as_slice() {
+                let id = msg.id;
+                self.bindings
+                    .call_handle(&mut self.store, msg)
+                    .await
+                    .map(|r| r.err().map(|reason| vec![(id, reason)]).unwrap_or_default())
+            } else {
+                self.bindings
+                    .call_handle_batch(&mut self.store, &msgs)
+                    .await
+                    .map(|fails| fails.into_iter().map(|f| (f.id, f.reason)).collect())
+            }
+        };
+        // A call that completes without waiting (nearly all) never arms
+        // the timer: `timeout` polls the call first.
+        let Ok(result) = tokio::time::timeout(limit, call).await else {
+            return Err((
+                Failure::Stalled { limit },
+                msgs.into_iter().map(from_wit).collect(),
+            ));
         };
         match result {
             Ok(failures) => {
@@ -202,6 +224,18 @@ impl AgentInstance {
     pub fn name(&self) -> &str {
         &self.store.data().name
     }
+}
+
+/// How long a call may take in wall-clock time, waits included, before it
+/// is abandoned as stalled. The deadline counts only the time the guest
+/// runs (epoch ticks while it executes); a guest waiting in a host call (a
+/// WASI sleep or poll) runs no code and would never reach it. Ten times
+/// the deadline, at least a second: a busy node that keeps a guest queued
+/// for its turn must not be mistaken for a stall.
+fn stall_limit(deadline: std::time::Duration) -> std::time::Duration {
+    deadline
+        .saturating_mul(10)
+        .max(std::time::Duration::from_secs(1))
 }
 
 /// The useful part of what a panicking Rust guest printed to stderr.

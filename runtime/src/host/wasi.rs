@@ -1,29 +1,56 @@
 //! The WASI context an agent gets: deny by default.
 //!
 //! Rust's std pulls WASI imports into every wasip2 component; they are
-//! linked, but grant nothing: no preopened directories, no environment, no
-//! arguments, no sockets (TCP, UDP and name lookup all refused), stdin
-//! closed. Clocks and random work. stdout and stderr go to the node's log,
-//! tagged with the agent; stderr's tail is kept to explain a panic.
+//! linked, but grant nothing: no environment, no arguments, no sockets
+//! (TCP, UDP and name lookup all refused), stdin closed, and both WASI
+//! clocks stopped at zero (time comes only from the host interface's
+//! `now`, which the node can account for). The one file system an agent
+//! may see is its tenant's data dir, preopened as `/data`: cap-std opens
+//! every path beneath that directory handle, so `..`, absolute paths and
+//! symlinks that lead out of it fail. Random works. stdout and stderr go to
+//! the node's log, tagged with the agent; stderr's tail is kept to explain
+//! a panic.
 
 use std::io;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
 use super::ctx::StderrTail;
 
 /// Longest stderr tail kept for a failure report.
 const TAIL: usize = 1024;
 
-pub(crate) fn deny_by_default(agent: Arc<str>, tail: StderrTail) -> WasiCtx {
+/// Where an agent sees its tenant's data dir.
+pub const DATA_DIR: &str = "/data";
+
+/// An agent's WASI context; `data_dir` is its tenant's directory, if any.
+/// Fails only if that directory cannot be opened.
+pub(crate) fn deny_by_default(
+    agent: Arc<str>,
+    tail: StderrTail,
+    data_dir: Option<&Path>,
+) -> io::Result<WasiCtx> {
     let mut builder = WasiCtxBuilder::new();
+    if let Some(dir) = data_dir {
+        builder
+            .preopened_dir(dir, DATA_DIR, FsPerms::ReadWrite)
+            .map_err(|e| {
+                io::Error::other(format!(
+                    "cannot open the tenant's data dir {}: {e:#}",
+                    dir.display()
+                ))
+            })?;
+    }
+    builder.wall_clock(Stopped).monotonic_clock(Stopped);
     builder
         .stdout(LogStream {
             agent: agent.clone(),
@@ -36,7 +63,31 @@ pub(crate) fn deny_by_default(agent: Arc<str>, tail: StderrTail) -> WasiCtx {
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    builder.build()
+    Ok(builder.build())
+}
+
+/// A clock that always reads zero: WASI clocks give an agent no time (no
+/// timing side channel between tenants); `host::now` is the agent's clock.
+struct Stopped;
+
+impl HostWallClock for Stopped {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for Stopped {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
 }
 
 /// stdout/stderr of an agent, written to tracing line by line.

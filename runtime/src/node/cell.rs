@@ -18,9 +18,9 @@ use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
 use crate::core::mailbox::{Full, Mailbox};
 use crate::core::supervision::{Decision, RestartPolicy, Supervisor};
-use crate::core::tenant::{QuotaError, Quotas, RateBucket};
+use crate::core::tenant::{QuotaError, RateBucket, Tenant};
 use crate::host::ctx::SharedState;
-use crate::host::{AgentInstance, Plugin};
+use crate::host::{AgentInstance, InstanceSpec, Plugin};
 
 /// Most messages handed to one `handle-batch` call.
 pub(crate) const BATCH: usize = 64;
@@ -133,21 +133,22 @@ pub(crate) struct AgentCell {
     pub(crate) tenant_state: Option<Arc<TenantState>>,
 }
 
-/// A tenant's quotas and what it uses of the rate.
+/// A tenant's definition and what it uses of the rate.
 #[derive(Debug)]
 pub(crate) struct TenantState {
-    pub(crate) quotas: Quotas,
+    pub(crate) def: Tenant,
     bucket: Option<Mutex<RateBucket>>,
     epoch: Instant,
 }
 
 impl TenantState {
-    pub(crate) fn new(quotas: Quotas) -> Self {
+    pub(crate) fn new(def: Tenant) -> Self {
         TenantState {
-            bucket: quotas
+            bucket: def
+                .quotas
                 .rate
                 .map(|r| Mutex::new(RateBucket::new(r, std::time::Duration::ZERO))),
-            quotas,
+            def,
             epoch: Instant::now(),
         }
     }
@@ -165,7 +166,7 @@ impl TenantState {
                 quota: "rate",
                 detail: format!(
                     "more than {} messages per second; retry later",
-                    self.quotas.rate.unwrap_or_default()
+                    self.def.quotas.rate.unwrap_or_default()
                 ),
             })
         }
@@ -182,6 +183,30 @@ pub(crate) enum Enqueued {
 }
 
 impl AgentCell {
+    /// What an instance of this agent starts with (at spawn and restart).
+    pub(crate) fn instance_spec(&self) -> InstanceSpec {
+        InstanceSpec {
+            name: self.name.clone(),
+            limits: self.limits.clone(),
+            config: self.config.clone(),
+            state: self.state.clone(),
+            kill: self.kill.clone(),
+            data_dir: self
+                .tenant_state
+                .as_ref()
+                .and_then(|t| t.def.data_dir.clone()),
+        }
+    }
+
+    /// Whether this agent may address agents of `tenant` (its own, or one
+    /// its tenant was granted at its spawn).
+    pub(crate) fn may_send_to(&self, tenant: &str) -> bool {
+        *self.tenant == *tenant
+            || self
+                .tenant_state
+                .as_ref()
+                .is_some_and(|t| t.def.may_send_to(&self.tenant, tenant))
+    }
     /// Appends to the mailbox, or says why not and hands the delivery back
     /// (boxed: the error path is rare, the success path stays small).
     pub(crate) fn enqueue(

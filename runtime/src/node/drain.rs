@@ -20,7 +20,7 @@ use super::local::Node;
 use crate::core::envelope::Envelope;
 use crate::core::failure::Failure;
 use crate::core::supervision::Decision;
-use crate::host::{AgentInstance, InstanceSpec};
+use crate::host::AgentInstance;
 
 impl Node {
     /// Feeds queued messages to the instance until the mailbox is empty (or,
@@ -155,13 +155,7 @@ impl Node {
     }
 
     async fn restart(&self, cell: &AgentCell) -> Result<AgentInstance, Failure> {
-        let spec = InstanceSpec {
-            name: cell.name.clone(),
-            limits: cell.limits.clone(),
-            config: cell.config.clone(),
-            state: cell.state.clone(),
-            kill: cell.kill.clone(),
-        };
+        let spec = cell.instance_spec();
         let mut instance = AgentInstance::start(&self.inner.engine, &cell.plugin, spec).await?;
         self.persist_writes(cell, &instance.take_init_writes());
         Ok(instance)

@@ -46,6 +46,24 @@ pub enum SpawnError {
     },
 }
 
+/// Why a tenant could not be defined.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// The tenant's name is not usable.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// Its data dir cannot be created or opened.
+    #[error("tenant `{tenant}`: data dir {}: {why}", dir.display())]
+    DataDir {
+        /// The tenant.
+        tenant: String,
+        /// The directory as given.
+        dir: std::path::PathBuf,
+        /// What went wrong.
+        why: String,
+    },
+}
+
 /// Why a message could not be delivered.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
@@ -89,6 +107,19 @@ pub enum SendError {
         peer: String,
         /// Why.
         why: String,
+    },
+    /// `tenant/name` names another tenant's agent, and the sender's tenant
+    /// has no grant for that tenant.
+    #[error(
+        "tenant `{from}` may not send to tenant `{to}` (for `{to}/{name}`): no grant; add `grants = [\"{to}\"]` to [tenants.{from}] in the node config"
+    )]
+    NotGranted {
+        /// The sender's tenant.
+        from: String,
+        /// The addressed tenant.
+        to: String,
+        /// The addressed agent.
+        name: String,
     },
     /// The receiving tenant's message rate is used up.
     #[error(transparent)]

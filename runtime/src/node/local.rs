@@ -13,12 +13,12 @@ use hdrhistogram::Histogram;
 
 use super::cell::{AgentCell, Delivery, Enqueued, Inner, ReplyTo, TenantState};
 use super::dead_letter::DeadLetter;
-use super::error::{RequestError, SendError, SpawnError};
+use super::error::{RequestError, SendError, SpawnError, TenantError};
 use super::handle::AgentHandle;
 use crate::core::envelope::{Envelope, Kind};
 use crate::core::name;
-use crate::core::tenant::Quotas;
-use crate::host::{AgentInstance, CaxtonEngine, InstanceSpec, Plugin, PluginError};
+use crate::core::tenant::Tenant;
+use crate::host::{AgentInstance, CaxtonEngine, Plugin, PluginError};
 use crate::measure::{Stats, new_histogram};
 use crate::net::client::RemoteNode;
 use crate::persist::Db;
@@ -159,7 +159,9 @@ impl Node {
         name::check(&tenant)?;
         let tenant_state = self.inner.tenants.read().unwrap().get(&tenant).cloned();
         if let Some(t) = &tenant_state {
-            t.quotas.fit(&tenant, &mut options.limits, &options.given)?;
+            t.def
+                .quotas
+                .fit(&tenant, &mut options.limits, &options.given)?;
         }
         options.limits.check(self.inner.engine.options.max_memory)?;
         let id = self.next_id();
@@ -184,14 +186,7 @@ impl Node {
             tenant_state,
         });
         self.register(&cell)?;
-        let spec = InstanceSpec {
-            name: name.clone(),
-            limits: options.limits,
-            config: options.config,
-            state: cell.state.clone(),
-            kill: cell.kill.clone(),
-        };
-        match AgentInstance::start(&self.inner.engine, plugin, spec).await {
+        match AgentInstance::start(&self.inner.engine, plugin, cell.instance_spec()).await {
             Ok(mut instance) => {
                 self.persist_spawn(&cell, instance.take_init_writes(), fresh);
                 *cell.instance.lock().unwrap() = Some(instance);
@@ -273,7 +268,7 @@ impl Node {
         let agents = registry.entry(cell.tenant.clone()).or_default();
         if let Some(t) = &cell.tenant_state {
             let in_use = || agents.values().map(|a| a.limits.memory).sum();
-            t.quotas.admit(
+            t.def.quotas.admit(
                 &cell.tenant,
                 agents.len() as u64,
                 in_use,
@@ -317,27 +312,41 @@ impl Node {
             .ok_or_else(|| SendError::NoSuchAgent(name.to_string()))
     }
 
-    /// Gives `tenant` these quotas (replacing any it had). They bound the
-    /// agents spawned from now on, and the messages to those agents; an
-    /// agent already running keeps the quotas of its spawn.
-    pub fn set_tenant(&self, tenant: &str, quotas: Quotas) -> Result<(), SpawnError> {
+    /// Defines `tenant` (replacing what it had): its quotas, data dir and
+    /// grants, or just quotas. The definition holds for the agents spawned
+    /// from now on and the messages to and from them; an agent already
+    /// running keeps the definition of its spawn. A data dir is created if
+    /// missing.
+    pub fn set_tenant(&self, tenant: &str, def: impl Into<Tenant>) -> Result<(), TenantError> {
         name::check(tenant)?;
+        let mut def = def.into();
+        if let Some(dir) = &def.data_dir {
+            let bad = |e: std::io::Error| TenantError::DataDir {
+                tenant: tenant.to_string(),
+                dir: dir.clone(),
+                why: e.to_string(),
+            };
+            std::fs::create_dir_all(dir).map_err(bad)?;
+            // Absolute, so agents spawned later see the same directory
+            // whatever the working directory is then.
+            def.data_dir = Some(std::fs::canonicalize(dir).map_err(bad)?);
+        }
         self.inner
             .tenants
             .write()
             .unwrap()
-            .insert(tenant.to_string(), Arc::new(TenantState::new(quotas)));
+            .insert(tenant.to_string(), Arc::new(TenantState::new(def)));
         Ok(())
     }
 
-    /// The quotas of `tenant`, if it has any.
-    pub fn tenant_quotas(&self, tenant: &str) -> Option<Quotas> {
+    /// The definition of `tenant`, if it has one.
+    pub fn tenant(&self, tenant: &str) -> Option<Tenant> {
         self.inner
             .tenants
             .read()
             .unwrap()
             .get(tenant)
-            .map(|t| t.quotas.clone())
+            .map(|t| t.def.clone())
     }
 
     /// Every live agent of every tenant.

@@ -20,7 +20,7 @@ mod targets;
 pub use cell::Status;
 pub use dead_letter::DeadLetter;
 pub use durable::RestoreReport;
-pub use error::{RequestError, SendError, SpawnError};
+pub use error::{RequestError, SendError, SpawnError, TenantError};
 pub use handle::AgentHandle;
 pub use local::{Node, SpawnOptions};
 pub use targets::AgentTargets;

@@ -72,7 +72,8 @@ impl Node {
         }
     }
 
-    /// Delivers a message from agent `from` to `target` of the same tenant.
+    /// Delivers a message from agent `from` to `target`: a name in its own
+    /// tenant, `tenant/name` in a tenant it was granted, or `name@peer`.
     /// If it cannot be delivered, its reply slot (if any) gets the error.
     fn deliver(
         &self,
@@ -84,8 +85,26 @@ impl Node {
         if let Some((name, peer)) = target.rsplit_once('@') {
             return self.forward_to_peer(from, name, peer, out, reply);
         }
-        let delivery = Delivery::new(self.envelope_from(from, out), reply);
-        let result = match self.lookup(&from.tenant, target) {
+        let (tenant, name) = target
+            .split_once('/')
+            .unwrap_or((&from.tenant, target));
+        let mut env = self.envelope_from(from, out);
+        let found = if from.may_send_to(tenant) {
+            if tenant != &*from.tenant {
+                // Answerable across the boundary: the receiver sees where
+                // the message came from.
+                env.sender = format!("{}/{}", from.tenant, from.name);
+            }
+            self.lookup(tenant, name)
+        } else {
+            Err(SendError::NotGranted {
+                from: from.tenant.to_string(),
+                to: tenant.to_string(),
+                name: name.to_string(),
+            })
+        };
+        let delivery = Delivery::new(env, reply);
+        let result = match found {
             Ok(cell) => match self.push(&cell, delivery, false) {
                 Ok(()) => return Ok(()),
                 Err(rejected) => *rejected,

@@ -7,6 +7,7 @@ mod failures;
 mod net;
 mod plugins;
 mod reports;
+mod sandbox;
 mod scripts;
 mod serve;
 mod supervision;

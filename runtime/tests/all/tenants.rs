@@ -183,5 +183,5 @@ try { spawn("echo", #{ tenant: "beta", memory: "64MiB" }); } catch (e) { print(`
     let out = run(&config);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unknown quota `max_agent`"), "{stderr}");
+    assert!(stderr.contains("unknown key `max_agent`"), "{stderr}");
 }

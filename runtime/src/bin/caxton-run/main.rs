@@ -158,8 +158,8 @@ fn start_node(
         None => Default::default(),
     };
     let apply = |node: &Node| -> anyhow::Result<()> {
-        for (name, quotas) in &tenants {
-            node.set_tenant(name, quotas.clone())?;
+        for (name, tenant) in &tenants {
+            node.set_tenant(name, tenant.clone())?;
         }
         Ok(())
     };

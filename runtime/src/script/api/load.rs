@@ -6,6 +6,7 @@ use rhai::{Array, Dynamic, Engine, Map};
 
 use super::options::{count, duration};
 use super::remote::RemoteAgent;
+use super::job::Job;
 use super::{Fallible, fail, stats_map};
 use crate::measure::load::{Burst, LoadOptions, LoadReport, Model, Target, Until, run_load};
 use crate::net::client::RemoteTargets;
@@ -18,22 +19,45 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
     engine.register_fn("load", move |opts: Map| -> Fallible<Map> {
         let (target, options) = parse(&c, &opts).map_err(fail)?;
-        let expected = match options.until {
-            Until::Elapsed(d) => Some(d + options.warmup),
-            Until::Operations(_) => None,
-        };
-        let usage = c.usage();
-        let bar = c.begin(&options.name, expected);
-        let report = run_load(target, &options).map_err(fail)?;
-        drop(bar);
-        let mut stats = report.latency.clone();
-        // In the report a load run's throughput is messages per second.
-        stats.throughput = report.throughput;
-        stats.resources = usage.end(&c);
-        let map = report_map(&report);
-        c.record_with(stats, report.histogram);
-        Ok(map)
+        execute(&c, target, &options, true).map_err(fail)
     });
+    // The same run on a thread of its own, next to whatever the script does
+    // meanwhile (a noisy neighbour); `wait(job)` gives its result. Options
+    // are checked here, so a bad one fails at this line.
+    let c = ctx.clone();
+    engine.register_fn("start_load", move |opts: Map| -> Fallible<Job> {
+        let (target, options) = parse(&c, &opts).map_err(fail)?;
+        let c = c.clone();
+        Job::start(&options.name.clone(), move || {
+            execute(&c, target, &options, false).map(Dynamic::from_map)
+        })
+        .map_err(fail)
+    });
+}
+
+/// Runs a load and records it into the report (a progress bar only for
+/// one the script waits on).
+fn execute(
+    c: &ScriptContext,
+    target: Arc<dyn Target>,
+    options: &LoadOptions,
+    progress: bool,
+) -> Result<Map, String> {
+    let expected = match options.until {
+        Until::Elapsed(d) => Some(d + options.warmup),
+        Until::Operations(_) => None,
+    };
+    let usage = c.usage();
+    let bar = progress.then(|| c.begin(&options.name, expected));
+    let report = run_load(target, options)?;
+    drop(bar);
+    let mut stats = report.latency.clone();
+    // In the report a load run's throughput is messages per second.
+    stats.throughput = report.throughput;
+    stats.resources = usage.end(c);
+    let map = report_map(&report);
+    c.record_with(stats, report.histogram);
+    Ok(map)
 }
 
 fn report_map(r: &LoadReport) -> Map {

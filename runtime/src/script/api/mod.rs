@@ -1,6 +1,7 @@
 //! The functions a script can call. Each returns a Rhai error (with the
 //! call's position) instead of panicking; each blocking call has a timeout.
 
+mod job;
 mod load;
 mod options;
 mod remote;
@@ -34,6 +35,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     register_measure(engine, ctx);
     remote::register(engine, ctx);
     load::register(engine, ctx);
+    job::register(engine);
     register_thresholds(engine, ctx);
     register_compare(engine, ctx);
     workflow::register(engine, ctx);

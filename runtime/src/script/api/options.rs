@@ -87,6 +87,17 @@ fn config(value: &Dynamic) -> String {
     if let Some(map) = value.read_lock::<Map>() {
         return rhai::format_map_as_json(&map);
     }
+    if let Some(items) = value.read_lock::<rhai::Array>() {
+        // As JSON, so a list of names (a tenant's grants) survives.
+        let json: Vec<serde_json::Value> = items
+            .iter()
+            .map(|v| match v.clone().into_immutable_string() {
+                Ok(s) => serde_json::Value::String(s.to_string()),
+                Err(_) => serde_json::Value::String(v.to_string()),
+            })
+            .collect();
+        return serde_json::Value::Array(json).to_string();
+    }
     value.to_string()
 }
 

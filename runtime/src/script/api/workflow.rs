@@ -4,7 +4,9 @@
 
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext, Position};
 
+use super::job::Job;
 use super::{Fallible, fail, is_fatal};
+use crate::node::AgentHandle;
 use crate::script::error::ScriptError;
 use crate::script::limits::ScriptLimits;
 use crate::script::runner::ScriptContext;
@@ -39,7 +41,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
                 .map_err(|e| fail(ScriptError::parse(&path, &source, &e)))?;
             // Each included script starts from the agents its includer had
             // and leaves them so: what it spawned is killed when it ends.
-            let key = |a: &crate::node::AgentHandle| std::sync::Arc::as_ptr(&a.cell) as usize;
+            let key = |a: &AgentHandle| std::sync::Arc::as_ptr(&a.cell) as usize;
             let before: std::collections::HashSet<usize> =
                 c.node.agents().iter().map(key).collect();
             let result = call.engine().run_ast(&ast);
@@ -85,20 +87,82 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             Ok(super::stats_map(&stats))
         },
     );
-    // Tenants: quotas for the agents spawned into them from now on.
+    // Tenants: quotas, data dir and grants for the agents spawned into them
+    // from now on.
     let c = ctx.clone();
     engine.register_fn(
         "tenant",
-        move |name: &str, quotas: rhai::Map| -> Fallible<()> {
-            let q = crate::core::tenant::Quotas::parse(super::options::option_pairs(&quotas))
+        move |name: &str, def: rhai::Map| -> Fallible<()> {
+            let t = crate::core::tenant::Tenant::parse(super::options::option_pairs(&def))
                 .map_err(|e| fail(format!("tenant(\"{name}\", ...): {e}")))?;
-            c.node.set_tenant(name, q).map_err(fail)
+            c.node.set_tenant(name, t).map_err(fail)
+        },
+    );
+    // The hostile corpus, each case in `tenant`, each followed by a request
+    // to `bystander` (an agent of another tenant): once, or over and over
+    // in the background for a while (`start_hostile`, joined by `wait`).
+    let c = ctx.clone();
+    engine.register_fn(
+        "hostile",
+        move |tenant: &str, bystander: AgentHandle| -> Fallible<rhai::Array> {
+            check_bystander(tenant, &bystander).map_err(fail)?;
+            Ok(corpus(&c.node, tenant, &bystander, None))
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "start_hostile",
+        move |tenant: &str, bystander: AgentHandle, how_long: Dynamic| -> Fallible<Job> {
+            check_bystander(tenant, &bystander).map_err(fail)?;
+            let how_long = super::options::duration(&how_long)
+                .map_err(|e| fail(format!("start_hostile(..., duration): {e}")))?;
+            let (node, tenant) = (c.node.clone(), tenant.to_string());
+            Job::start("hostile corpus", move || {
+                Ok(corpus(&node, &tenant, &bystander, Some(how_long)).into())
+            })
+            .map_err(fail)
         },
     );
     engine.register_fn("cpu_time", || -> Fallible<f64> {
         crate::measure::resources::cpu_seconds()
             .ok_or_else(|| fail("cpu_time(): CPU time is only known on Linux (/proc/self/stat)"))
     });
+}
+
+fn check_bystander(tenant: &str, bystander: &AgentHandle) -> Result<(), String> {
+    if bystander.tenant() == tenant {
+        return Err(format!(
+            "the bystander `{}` must be of another tenant than the corpus runs in (`{tenant}`)",
+            bystander.name()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the corpus once, or round after round until `for_at_least` has
+/// passed; one map per case run: `#{case, contained, observed, ms}`.
+fn corpus(
+    node: &crate::node::Node,
+    tenant: &str,
+    bystander: &AgentHandle,
+    for_at_least: Option<std::time::Duration>,
+) -> rhai::Array {
+    let start = std::time::Instant::now();
+    let mut out = rhai::Array::new();
+    loop {
+        for case in crate::sandbox::CASES {
+            let o = crate::sandbox::run(node, tenant, case, bystander);
+            let mut m = rhai::Map::new();
+            m.insert("case".into(), o.case.into());
+            m.insert("contained".into(), o.contained.into());
+            m.insert("observed".into(), o.observed.into());
+            m.insert("ms".into(), (o.took.as_secs_f64() * 1e3).into());
+            out.push(m.into());
+        }
+        if for_at_least.is_none_or(|d| start.elapsed() >= d) {
+            return out;
+        }
+    }
 }
 
 /// `text` (from `--set key=text`) as a value of the default's type.

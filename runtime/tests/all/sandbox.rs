@@ -1,0 +1,193 @@
+//! The multi-tenant sandbox with real components: a tenant's data dir and
+//! nothing else of the host, addressing across tenants only by grant, and
+//! the hostile corpus contained case by case.
+
+use std::path::Path;
+
+use caxton::core::spawn::{OptionValue, SpawnOptions};
+use caxton::core::tenant::Tenant;
+use caxton::node::{AgentHandle, RequestError, SendError};
+
+use super::util::{TIMEOUT, TestNode, eventually, node, scratch};
+
+fn spawn(t: &TestNode, plugin: &str, tenant: &str, name: &str, config: &str) -> AgentHandle {
+    let options = SpawnOptions::parse([
+        ("tenant", OptionValue::Text(tenant.into())),
+        ("name", OptionValue::Text(name.into())),
+        ("config", OptionValue::Text(config.into())),
+    ])
+    .unwrap();
+    let plugin = t.node.plugin(plugin).unwrap();
+    t.node.spawn_blocking(&plugin, options).unwrap()
+}
+
+fn ask(agent: &AgentHandle, command: &str) -> String {
+    let reply = agent
+        .request_blocking(command.as_bytes().to_vec(), TIMEOUT)
+        .unwrap();
+    String::from_utf8(reply).unwrap()
+}
+
+fn with_dir(dir: &Path) -> Tenant {
+    Tenant {
+        data_dir: Some(dir.to_path_buf()),
+        ..Tenant::default()
+    }
+}
+
+#[test]
+fn an_agent_reads_and_writes_its_tenants_data_dir_and_nothing_else() {
+    let root = scratch("data-dirs");
+    let (a_dir, b_dir) = (root.join("a"), root.join("b"));
+    std::fs::write(root.join("outside.txt"), "host secret").unwrap();
+    let t = node();
+    t.node.set_tenant("a", with_dir(&a_dir)).unwrap();
+    t.node.set_tenant("b", with_dir(&b_dir)).unwrap();
+    let a = spawn(&t, "probe", "a", "probe", "");
+    let b = spawn(&t, "probe", "b", "probe", "");
+    let none = spawn(&t, "probe", "c", "probe", "");
+
+    // Within its dir: write, read back, list; the file is really on the host.
+    assert_eq!(ask(&a, "write /data/notes.txt hello"), "ok");
+    assert_eq!(ask(&a, "read /data/notes.txt"), "hello");
+    assert_eq!(ask(&a, "list /data"), "notes.txt");
+    assert_eq!(
+        std::fs::read_to_string(a_dir.join("notes.txt")).unwrap(),
+        "hello"
+    );
+    // Another tenant's agent sees its own dir only; one without a dir sees none.
+    assert_eq!(ask(&b, "list /data"), "");
+    assert!(ask(&b, "read /data/notes.txt").starts_with("denied:"));
+    assert!(ask(&none, "list /data").starts_with("denied:"));
+
+    // Escapes: `..`, absolute paths, symlinks the host made, a symlink the
+    // agent made. Each is denied, and nothing is written outside.
+    std::os::unix::fs::symlink("../outside.txt", a_dir.join("up")).unwrap();
+    std::os::unix::fs::symlink(root.join("outside.txt"), a_dir.join("abs")).unwrap();
+    for escape in [
+        "read /data/../outside.txt",
+        "read /data/../../../../etc/passwd",
+        "read /etc/passwd",
+        "list /",
+        "read /data/up",
+        "read /data/abs",
+        "write /data/../escaped.txt gotcha",
+        "write /tmp/escaped.txt gotcha",
+    ] {
+        let reply = ask(&a, escape);
+        assert!(reply.starts_with("denied:"), "`{escape}` gave `{reply}`");
+    }
+    let made = ask(&a, "symlink ../outside.txt /data/mine");
+    let read = ask(&a, "read /data/mine");
+    assert!(read.starts_with("denied:"), "symlink ({made}), then read: {read}");
+    assert!(!root.join("escaped.txt").exists());
+    assert!(!Path::new("/tmp/escaped.txt").exists());
+
+    // No environment, no arguments, no clocks, no sockets.
+    assert_eq!(ask(&a, "env"), "0 vars, 0 args");
+    assert_eq!(ask(&a, "clock"), "wall 0 ns, moved 0 ns");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reply = ask(&a, &format!("connect {addr}"));
+    assert!(reply.starts_with("denied:"), "{reply}");
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_made_is_a_clear_error() {
+    let root = scratch("bad-data-dir");
+    let file = root.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let t = node();
+    let err = t
+        .node
+        .set_tenant("a", with_dir(&file.join("sub")))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("tenant `a`") && text.contains("data dir"), "{text}");
+}
+
+#[test]
+fn sends_across_tenants_need_a_grant_and_grants_go_one_way() {
+    let t = node();
+    // Same names in both tenants: names are scoped per tenant.
+    let a_echo = spawn(&t, "echo", "a", "echo", "");
+    let b_echo = spawn(&t, "echo", "b", "echo", "");
+    let b_counter = spawn(&t, "counter", "b", "counter", "");
+    let a_to_b = spawn(&t, "relay", "a", "to-b", "b/echo");
+    let a_to_b_counter = spawn(&t, "relay", "a", "to-b-counter", "b/counter");
+    let a_local = spawn(&t, "relay", "a", "local", "echo");
+    let b_to_a = spawn(&t, "relay", "b", "to-a", "a/echo");
+
+    // No grant: a typed error naming both tenants, and nothing delivered.
+    let err = a_to_b
+        .request_blocking(b"hi".to_vec(), TIMEOUT)
+        .unwrap_err();
+    let RequestError::Send(SendError::NotGranted { from, to, name }) = &err else {
+        panic!("expected NotGranted, got {err}");
+    };
+    assert_eq!((&**from, &**to, &**name), ("a", "b", "echo"));
+    assert!(err.to_string().contains("grants = [\"b\"]"), "{err}");
+    a_to_b_counter.send(b"add 5".to_vec()).unwrap();
+    eventually(|| a_to_b_counter.handled() == 1);
+    assert_eq!(b_counter.handled(), 0);
+    // A plain name stays in the sender's tenant.
+    assert_eq!(
+        a_local.request_blocking(b"mine".to_vec(), TIMEOUT).unwrap(),
+        b"mine"
+    );
+    assert_eq!((a_echo.handled(), b_echo.handled()), (1, 0));
+
+    // Grant a -> b (taken at spawn: the relays are spawned again).
+    t.node
+        .set_tenant(
+            "a",
+            Tenant {
+                grants: ["b".to_string()].into(),
+                ..Tenant::default()
+            },
+        )
+        .unwrap();
+    for old in [&a_to_b, &a_to_b_counter] {
+        t.node.kill(old);
+    }
+    let a_to_b = spawn(&t, "relay", "a", "to-b-2", "b/echo");
+    let a_to_b_counter = spawn(&t, "relay", "a", "to-b-counter-2", "b/counter");
+    assert_eq!(
+        a_to_b.request_blocking(b"over".to_vec(), TIMEOUT).unwrap(),
+        b"over"
+    );
+    assert_eq!(b_echo.handled(), 1);
+    a_to_b_counter.send(b"add 5".to_vec()).unwrap();
+    eventually(|| b_counter.handled() == 1);
+    // The grant is one way: b still cannot reach a.
+    let err = b_to_a
+        .request_blocking(b"back".to_vec(), TIMEOUT)
+        .unwrap_err();
+    assert!(
+        matches!(err, RequestError::Send(SendError::NotGranted { .. })),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_case_of_the_hostile_corpus_is_contained() {
+    let root = scratch("corpus");
+    let t = node();
+    t.node
+        .set_tenant("noisy", with_dir(&root.join("noisy")))
+        .unwrap();
+    let bystander = spawn(&t, "echo", "victim", "bystander", "");
+    let outcomes: Vec<_> = caxton::sandbox::CASES
+        .iter()
+        .map(|case| caxton::sandbox::run(&t.node, "noisy", case, &bystander))
+        .collect();
+    for o in &outcomes {
+        eprintln!("{:32} {:5} {}", o.case, o.contained, o.observed);
+    }
+    let escaped: Vec<_> = outcomes.iter().filter(|o| !o.contained).collect();
+    assert!(escaped.is_empty(), "not contained: {escaped:#?}");
+    assert!(outcomes.len() >= 15, "{}", outcomes.len());
+    // Every offending agent is gone; the bystander is the only one left.
+    let names: Vec<String> = t.node.agents().iter().map(|a| a.name().to_string()).collect();
+    assert_eq!(names, ["bystander"]);
+}
