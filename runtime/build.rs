@@ -12,7 +12,14 @@ use std::process::Command;
 
 /// The shipped plugins: crate name = plugin name.
 const PLUGINS: &[&str] = &[
-    "echo", "counter", "compute", "hog", "crasher", "relay", "streamer", "probe",
+    "echo",
+    "counter",
+    "compute",
+    "hog",
+    "crasher",
+    "relay",
+    "streamer",
+    "probe",
     "not-an-agent",
 ];
 const TARGET: &str = "wasm32-wasip2";

@@ -64,7 +64,12 @@ const fn case(
 /// as a component.
 pub const CASES: &[Case] = &[
     case("memory bomb", "crasher", "bomb", Expect::Fails("memory")),
-    case("infinite loop", "crasher", "loop", Expect::Fails("deadline")),
+    case(
+        "infinite loop",
+        "crasher",
+        "loop",
+        Expect::Fails("deadline"),
+    ),
     case(
         "stack overflow",
         "crasher",
@@ -79,25 +84,20 @@ pub const CASES: &[Case] = &[
     ),
     case("trap", "crasher", "trap", Expect::Fails("trap")),
     case("panic", "crasher", "panic", Expect::Fails("trap")),
-    case("sleep in a host call", "crasher", "sleep", Expect::Fails("stalled")),
+    case(
+        "sleep in a host call",
+        "crasher",
+        "sleep",
+        Expect::Fails("stalled"),
+    ),
     case(
         "huge output message",
         "crasher",
         "huge-output",
         Expect::Refused("message limit"),
     ),
-    case(
-        "flood of sends",
-        "crasher",
-        "flood",
-        Expect::Bounded,
-    ),
-    case(
-        "oversized message in",
-        "echo",
-        "<2 MiB>",
-        Expect::TooLarge,
-    ),
+    case("flood of sends", "crasher", "flood", Expect::Bounded),
+    case("oversized message in", "echo", "<2 MiB>", Expect::TooLarge),
     case(
         "open a host file",
         "probe",
@@ -123,12 +123,7 @@ pub const CASES: &[Case] = &[
         "env",
         Expect::Sees("0 vars, 0 args"),
     ),
-    case(
-        "invalid component",
-        "garbage",
-        "",
-        Expect::NotLoaded,
-    ),
+    case("invalid component", "garbage", "", Expect::NotLoaded),
     case(
         "component of the wrong world",
         "not-an-agent",
@@ -150,12 +145,13 @@ pub struct Outcome {
     pub took: Duration,
 }
 
-/// The limits the corpus runs under: a short deadline, so a loop is cut
-/// quickly; the default memory, so a 16 MiB output fits in memory and is
-/// refused for its size.
+/// The limits the corpus runs under, those an operator would give an
+/// untrusted tenant: a short deadline, so a loop is cut quickly, and 16 MiB
+/// of memory, room for the 4 MiB output that is refused for its size.
 fn limits() -> AgentLimits {
     AgentLimits {
         deadline: Duration::from_millis(100),
+        memory: 16 << 20,
         ..AgentLimits::default()
     }
 }
@@ -185,7 +181,9 @@ pub fn run(node: &Node, tenant: &str, case: &Case, bystander: &AgentHandle) -> O
 fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, String) {
     let plugin = match case.plugin {
         "garbage" => {
-            let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+            let bytes: Vec<u8> = (0..4096u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect();
             crate::host::Plugin::from_bytes(node.engine(), "garbage", &bytes)
         }
         name => node.plugin(name),

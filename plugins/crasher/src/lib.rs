@@ -5,7 +5,7 @@
 //! `deep-frames` (recursion with big frames: exhausts the shadow stack Rust
 //! keeps in linear memory, which surfaces as an out-of-bounds access).
 //! `bomb` (allocates until the memory limit stops it), `huge-output`
-//! (replies 16 MiB: over any message limit), `flood` (sends to itself
+//! (replies 4 MiB: over the default message limit), `flood` (sends to itself
 //! until the host refuses, then replies how many it sent), `sleep` (blocks
 //! in a WASI sleep for an hour), `noop` (does nothing).
 //! For recovery tests it also keeps a count in persistent state: `count`
@@ -86,7 +86,7 @@ impl Agent for Crasher {
                     held.push(black_box(block));
                 }
             }
-            b"huge-output" => caxton_sdk::reply(&msg, vec![7u8; 16 << 20]),
+            b"huge-output" => caxton_sdk::reply(&msg, vec![7u8; 4 << 20]),
             b"flood" => {
                 let me = host::self_id();
                 let mut sent = 0u64;

@@ -52,7 +52,10 @@ fn run(command: &str) -> Result<String, std::io::Error> {
             for i in 0..2_000_000u64 {
                 x = black_box(x.wrapping_add(i));
             }
-            Ok(format!("wall {wall} ns, moved {} ns", start.elapsed().as_nanos()))
+            Ok(format!(
+                "wall {wall} ns, moved {} ns",
+                start.elapsed().as_nanos()
+            ))
         }
         "connect" => std::net::TcpStream::connect(rest).map(|_| "connected".into()),
         other => Err(std::io::Error::other(format!(

@@ -500,8 +500,17 @@ mod tests {
         );
     }
 
+    /// CI's short run is `n` cases; `CAXTON_FUZZ_SCALE=K` runs K times as many.
+    fn scaled(n: u32) -> u32 {
+        let k: u32 = std::env::var("CAXTON_FUZZ_SCALE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        n.saturating_mul(k.max(1))
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #![proptest_config(ProptestConfig::with_cases(scaled(2000)))]
 
         /// Arbitrary bytes, cut at arbitrary points, never panic the decoder.
         #[test]

@@ -16,11 +16,11 @@ use crate::core::spawn::OptionValue;
 
 /// The keys a tenant's quotas accept, for error messages.
 pub const QUOTA_KEYS: &str =
-    "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate";
+    "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate, workers";
 
 /// The keys a tenant definition accepts: its quotas, plus its data dir and
 /// its grants.
-pub const TENANT_KEYS: &str = "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate, data_dir, grants";
+pub const TENANT_KEYS: &str = "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate, workers, data_dir, grants";
 
 /// A tenant: its quotas, the directory its agents may use, and the other
 /// tenants its agents may send to. The default is no quotas, no files and
@@ -62,10 +62,11 @@ impl Tenant {
             "grants" => {
                 let names = match value {
                     OptionValue::Text(one) => vec![one.clone()],
-                    OptionValue::Other(json) => serde_json::from_str::<Vec<String>>(json)
-                        .map_err(|_| {
+                    OptionValue::Other(json) => {
+                        serde_json::from_str::<Vec<String>>(json).map_err(|_| {
                             format!("`grants`: expected a list of tenant names, got {json}")
-                        })?,
+                        })?
+                    }
                     OptionValue::Int(n) => {
                         return Err(format!(
                             "`grants`: expected a list of tenant names, got {n}"
@@ -128,6 +129,11 @@ pub struct Quotas {
     /// Messages per second into the tenant's agents (a token bucket that
     /// holds one second's worth).
     pub rate: Option<f64>,
+    /// Worker threads its agents may occupy at once. With fewer than the
+    /// node has, the other tenants always find a worker free, however hard
+    /// this one is driven: the quota for a tenant that must not be able to
+    /// take the node's CPU.
+    pub workers: Option<u64>,
 }
 
 /// A spawn or send over a quota.
@@ -158,6 +164,15 @@ impl Quotas {
             "deadline" => self.deadline = Some(value.duration().map_err(bad)?),
             "fuel" => self.fuel = Some(value.count().map_err(bad)?),
             "mailbox" => self.mailbox = Some(value.count().map_err(bad)?),
+            "workers" => {
+                let n = value.count().map_err(bad)?;
+                if n == 0 {
+                    return Err(bad(
+                        "0 workers would never run its agents; give 1 or more".into()
+                    ));
+                }
+                self.workers = Some(n);
+            }
             "max_message" => self.max_message = Some(value.size().map_err(bad)?),
             "rate" => {
                 let text = match value {
@@ -346,6 +361,7 @@ impl RateBucket {
 /// mailbox = 256
 /// max_message = "64KiB"
 /// rate = 10000
+/// workers = 1                     # never more than one worker thread at once
 /// data_dir = "/srv/caxton/acme"   # seen by its agents as /data
 /// grants = ["billing"]            # its agents may send to billing/NAME
 /// ```

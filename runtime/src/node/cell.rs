@@ -139,6 +139,8 @@ pub(crate) struct TenantState {
     pub(crate) def: Tenant,
     bucket: Option<Mutex<RateBucket>>,
     epoch: Instant,
+    /// One permit per worker thread its agents may occupy at once.
+    pub(crate) workers: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl TenantState {
@@ -148,6 +150,10 @@ impl TenantState {
                 .quotas
                 .rate
                 .map(|r| Mutex::new(RateBucket::new(r, std::time::Duration::ZERO))),
+            workers: def
+                .quotas
+                .workers
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
             def,
             epoch: Instant::now(),
         }

@@ -26,11 +26,29 @@ impl Node {
     /// Feeds queued messages to the instance until the mailbox is empty (or,
     /// with a `budget`, until that many batches ran: an inline drain then
     /// hands the rest to the runtime).
+    ///
+    /// On the runtime, a tenant with a `workers` quota runs each batch
+    /// holding one of its permits, so its agents never occupy more worker
+    /// threads than that; waiting for a permit holds no thread. (An inline
+    /// drain runs on the caller's thread, not a worker, and needs none.)
     pub(crate) async fn drain(&self, cell: Arc<AgentCell>, budget: Option<usize>) {
         let mut instance = cell.instance.lock().unwrap().take();
         let mut batches = 0;
-        while let Some(batch) = cell.next_batch(&mut instance) {
+        let workers = budget
+            .is_none()
+            .then(|| cell.tenant_state.as_ref()?.workers.clone())
+            .flatten();
+        loop {
+            let permit = match &workers {
+                Some(permits) => permits.acquire().await.ok(),
+                None => None,
+            };
+            let Some(batch) = cell.next_batch(&mut instance) else {
+                break;
+            };
             self.run_batch(&cell, &mut instance, batch).await;
+            // Between batches the permit goes to the tenant's next agent.
+            drop(permit);
             batches += 1;
             match budget {
                 Some(max) if batches >= max => {

@@ -85,9 +85,7 @@ impl Node {
         if let Some((name, peer)) = target.rsplit_once('@') {
             return self.forward_to_peer(from, name, peer, out, reply);
         }
-        let (tenant, name) = target
-            .split_once('/')
-            .unwrap_or((&from.tenant, target));
+        let (tenant, name) = target.split_once('/').unwrap_or((&from.tenant, target));
         let mut env = self.envelope_from(from, out);
         let found = if from.may_send_to(tenant) {
             if tenant != &*from.tenant {

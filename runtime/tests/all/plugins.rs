@@ -149,8 +149,18 @@ mod fuzz_loading {
         })
     }
 
+    /// CI's short run is `n` cases; `CAXTON_FUZZ_SCALE=K` runs K times as
+    /// many (the longer run in docs/tenants.md).
+    fn scaled(n: u32) -> u32 {
+        let k: u32 = std::env::var("CAXTON_FUZZ_SCALE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        n.saturating_mul(k.max(1))
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(ProptestConfig::with_cases(scaled(256)))]
 
         #[test]
         fn arbitrary_bytes_fail_cleanly(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
@@ -176,7 +186,7 @@ mod fuzz_loading {
 
     proptest! {
         // Each case may compile a whole component: fewer cases.
-        #![proptest_config(ProptestConfig::with_cases(48))]
+        #![proptest_config(ProptestConfig::with_cases(scaled(48)))]
 
         #[test]
         fn edited_real_components_load_or_fail_cleanly(

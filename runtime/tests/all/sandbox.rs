@@ -79,7 +79,10 @@ fn an_agent_reads_and_writes_its_tenants_data_dir_and_nothing_else() {
     }
     let made = ask(&a, "symlink ../outside.txt /data/mine");
     let read = ask(&a, "read /data/mine");
-    assert!(read.starts_with("denied:"), "symlink ({made}), then read: {read}");
+    assert!(
+        read.starts_with("denied:"),
+        "symlink ({made}), then read: {read}"
+    );
     assert!(!root.join("escaped.txt").exists());
     assert!(!Path::new("/tmp/escaped.txt").exists());
 
@@ -103,7 +106,10 @@ fn a_data_dir_that_cannot_be_made_is_a_clear_error() {
         .set_tenant("a", with_dir(&file.join("sub")))
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("tenant `a`") && text.contains("data dir"), "{text}");
+    assert!(
+        text.contains("tenant `a`") && text.contains("data dir"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -188,6 +194,65 @@ fn every_case_of_the_hostile_corpus_is_contained() {
     assert!(escaped.is_empty(), "not contained: {escaped:#?}");
     assert!(outcomes.len() >= 15, "{}", outcomes.len());
     // Every offending agent is gone; the bystander is the only one left.
-    let names: Vec<String> = t.node.agents().iter().map(|a| a.name().to_string()).collect();
+    let names: Vec<String> = t
+        .node
+        .agents()
+        .iter()
+        .map(|a| a.name().to_string())
+        .collect();
     assert_eq!(names, ["bystander"]);
+}
+
+#[test]
+fn a_workers_quota_keeps_a_tenants_agents_to_that_many_threads() {
+    // Two agents that each spin for their whole deadline. The test runtime
+    // has two workers: without a quota they spin side by side; with
+    // `workers = 1` one waits for the other, so both are done no sooner
+    // than two deadlines. (A lower bound: a slow machine cannot fail it.)
+    let t = node();
+    let quota = Tenant::parse([("workers", OptionValue::Int(1))]).unwrap();
+    t.node.set_tenant("narrow", quota).unwrap();
+    let deadline = std::time::Duration::from_millis(300);
+    let spinners: Vec<AgentHandle> = (0..2)
+        .map(|i| {
+            let options = SpawnOptions::parse([
+                ("tenant", OptionValue::Text("narrow".into())),
+                ("name", OptionValue::Text(format!("spin-{i}"))),
+                ("deadline", OptionValue::Text("300ms".into())),
+            ])
+            .unwrap();
+            let plugin = t.node.plugin("crasher").unwrap();
+            t.node.spawn_blocking(&plugin, options).unwrap()
+        })
+        .collect();
+    let bystander = spawn(&t, "echo", "wide", "bystander", "");
+    let start = std::time::Instant::now();
+    let (results, answered) = t.node.runtime().block_on(async {
+        // Spawned, so both requests are in flight at once.
+        let calls: Vec<_> = spinners
+            .iter()
+            .map(|s| {
+                let s = s.clone();
+                tokio::spawn(async move { s.request(b"loop".to_vec(), TIMEOUT).await })
+            })
+            .collect();
+        let answered = bystander.request(b"hi".to_vec(), TIMEOUT).await;
+        let mut results = Vec::new();
+        for c in calls {
+            results.push(c.await.unwrap());
+        }
+        (results, answered)
+    });
+    let took = start.elapsed();
+    for r in &results {
+        assert!(
+            matches!(r, Err(RequestError::AgentFailed { failure, .. }) if failure.label() == "deadline"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(answered.unwrap(), b"hi");
+    assert!(
+        took >= deadline * 2,
+        "both spun within {took:?}: side by side"
+    );
 }

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, Map};
 
+use super::job::Job;
 use super::options::{count, duration};
 use super::remote::RemoteAgent;
-use super::job::Job;
 use super::{Fallible, fail, stats_map};
 use crate::measure::load::{Burst, LoadOptions, LoadReport, Model, Target, Until, run_load};
 use crate::net::client::RemoteTargets;

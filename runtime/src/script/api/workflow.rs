@@ -140,7 +140,7 @@ fn check_bystander(tenant: &str, bystander: &AgentHandle) -> Result<(), String> 
 }
 
 /// Runs the corpus once, or round after round until `for_at_least` has
-/// passed; one map per case run: `#{case, contained, observed, ms}`.
+/// passed; one map per case run: `#{name, contained, observed, ms}`.
 fn corpus(
     node: &crate::node::Node,
     tenant: &str,
@@ -153,7 +153,7 @@ fn corpus(
         for case in crate::sandbox::CASES {
             let o = crate::sandbox::run(node, tenant, case, bystander);
             let mut m = rhai::Map::new();
-            m.insert("case".into(), o.case.into());
+            m.insert("name".into(), o.case.into());
             m.insert("contained".into(), o.contained.into());
             m.insert("observed".into(), o.observed.into());
             m.insert("ms".into(), (o.took.as_secs_f64() * 1e3).into());
