@@ -78,15 +78,8 @@ impl Tenant {
                     self.grants.insert(name);
                 }
             }
-            _ => {
-                self.quotas.set(key, value).map_err(|e| {
-                    if e.starts_with("unknown quota") {
-                        format!("unknown key `{key}`: a tenant takes {TENANT_KEYS}")
-                    } else {
-                        e
-                    }
-                })?;
-            }
+            _ if QUOTA_KEYS.split(", ").any(|k| k == key) => self.quotas.set(key, value)?,
+            _ => return Err(format!("unknown key `{key}`: a tenant takes {TENANT_KEYS}")),
         }
         Ok(())
     }

@@ -105,7 +105,7 @@ impl AgentInstance {
         };
         let limit = stall_limit(instance.store.data().limits.deadline);
         let init = instance.bindings.call_init(&mut instance.store, &config);
-        let Ok(result) = tokio::time::timeout(limit, init).await else {
+        let Some(result) = within(limit, init).await else {
             return Err(Failure::Stalled { limit });
         };
         match result {
@@ -158,9 +158,7 @@ impl AgentInstance {
                     .map(|fails| fails.into_iter().map(|f| (f.id, f.reason)).collect())
             }
         };
-        // A call that completes without waiting (nearly all) never arms
-        // the timer: `timeout` polls the call first.
-        let Ok(result) = tokio::time::timeout(limit, call).await else {
+        let Some(result) = within(limit, call).await else {
             return Err((
                 Failure::Stalled { limit },
                 msgs.into_iter().map(from_wit).collect(),
@@ -236,6 +234,19 @@ fn stall_limit(deadline: std::time::Duration) -> std::time::Duration {
     deadline
         .saturating_mul(10)
         .max(std::time::Duration::from_secs(1))
+}
+
+/// Runs `call` to completion, or gives up after `limit`. The timer (a clock
+/// read and a timer entry) is made only if the first poll leaves the call
+/// pending: nearly every call completes in one poll, and this runs once
+/// per batch.
+async fn within<F: Future>(limit: std::time::Duration, call: F) -> Option<F::Output> {
+    let mut call = std::pin::pin!(call);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+    match first {
+        std::task::Poll::Ready(out) => Some(out),
+        std::task::Poll::Pending => tokio::time::timeout(limit, call).await.ok(),
+    }
 }
 
 /// The useful part of what a panicking Rust guest printed to stderr.

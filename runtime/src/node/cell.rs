@@ -207,11 +207,10 @@ impl AgentCell {
     /// Whether this agent may address agents of `tenant` (its own, or one
     /// its tenant was granted at its spawn).
     pub(crate) fn may_send_to(&self, tenant: &str) -> bool {
-        *self.tenant == *tenant
-            || self
-                .tenant_state
-                .as_ref()
-                .is_some_and(|t| t.def.may_send_to(&self.tenant, tenant))
+        match &self.tenant_state {
+            Some(t) => t.def.may_send_to(&self.tenant, tenant),
+            None => *self.tenant == *tenant,
+        }
     }
     /// Appends to the mailbox, or says why not and hands the delivery back
     /// (boxed: the error path is rare, the success path stays small).
