@@ -20,7 +20,7 @@ pub const QUOTA_KEYS: &str =
 
 /// The keys a tenant definition accepts: its quotas, plus its data dir and
 /// its grants.
-pub const TENANT_KEYS: &str = "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate, workers, data_dir, grants";
+pub const TENANT_KEYS: &str = "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate, workers, data_dir, grants, priority";
 
 /// A tenant: its quotas, the directory its agents may use, and the other
 /// tenants its agents may send to. The default is no quotas, no files and
@@ -36,6 +36,38 @@ pub struct Tenant {
     /// `tenant/name`). Grants go one way: `a` granted `b` lets `a`'s agents
     /// send to `b`'s, and `b`'s agents answer `a`'s requests, nothing more.
     pub grants: BTreeSet<String>,
+    /// Whose CPU its agents' handlers run on: the node's workers, or
+    /// threads that get the CPU only when no normal thread wants it.
+    pub priority: Priority,
+}
+
+/// How a tenant's agents share the CPU with other tenants'.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Priority {
+    /// On the node's workers, alongside every other normal tenant.
+    #[default]
+    Normal,
+    /// On a pool of lowest-priority threads (`SCHED_IDLE` on Linux): the
+    /// OS preempts them whenever a normal tenant's work is ready, so a
+    /// tenant driven flat out takes only the CPU the others leave idle.
+    /// Its agents never run inline on a caller's thread either. The
+    /// priority for untrusted or batch tenants beside latency-sensitive
+    /// ones.
+    Background,
+}
+
+impl std::str::FromStr for Priority {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "normal" => Ok(Priority::Normal),
+            "background" => Ok(Priority::Background),
+            other => Err(format!(
+                "`priority`: expected \"normal\" or \"background\", got `{other}`"
+            )),
+        }
+    }
 }
 
 impl From<Quotas> for Tenant {
@@ -58,6 +90,12 @@ impl Tenant {
                     return Err("`data_dir` is empty: give a directory".into());
                 }
                 self.data_dir = Some(PathBuf::from(dir));
+            }
+            "priority" => {
+                self.priority = value
+                    .text()
+                    .map_err(|e| format!("`priority`: {e}"))?
+                    .parse()?;
             }
             "grants" => {
                 let names = match value {
@@ -357,6 +395,7 @@ impl RateBucket {
 /// workers = 1                     # never more than one worker thread at once
 /// data_dir = "/srv/caxton/acme"   # seen by its agents as /data
 /// grants = ["billing"]            # its agents may send to billing/NAME
+/// priority = "background"         # runs only on CPU the others leave idle
 /// ```
 ///
 /// Unknown tables and keys are errors, so a typo never silently means
@@ -458,6 +497,17 @@ mod tests {
         assert!(err.0.contains("list of tenant names"), "{err}");
         let err = parse_config("[tenants.a]\ndata_dir = 3\n").unwrap_err();
         assert!(err.0.contains("`data_dir`"), "{err}");
+    }
+
+    #[test]
+    fn a_tenant_is_normal_priority_unless_it_says_background() {
+        let t = parse_config("[tenants.a]\n[tenants.b]\npriority = \"background\"\n").unwrap();
+        assert_eq!(t["a"].priority, Priority::Normal);
+        assert_eq!(t["b"].priority, Priority::Background);
+        let err = parse_config("[tenants.a]\npriority = \"high\"\n").unwrap_err();
+        assert!(err.0.contains("\"normal\" or \"background\""), "{err}");
+        let err = parse_config("[tenants.a]\npriority = 1\n").unwrap_err();
+        assert!(err.0.contains("`priority`"), "{err}");
     }
 
     #[test]

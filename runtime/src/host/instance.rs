@@ -31,6 +31,10 @@ pub struct InstanceSpec {
     pub kill: Arc<AtomicBool>,
     /// Its tenant's data dir, preopened as `/data`.
     pub data_dir: Option<PathBuf>,
+    /// It runs on a lowest-priority thread: its guest code enters the
+    /// kernel at every epoch tick (a `sched_yield`), so a normal thread
+    /// waiting for this core gets it within a tick, not a scheduler tick.
+    pub background: bool,
 }
 
 /// A running agent instance. After any [`Failure`] it must be dropped: a
@@ -52,6 +56,7 @@ impl AgentInstance {
         let tick = engine.options.tick.as_nanos().max(1);
         let ticks_per_message = (spec.limits.deadline.as_nanos().div_ceil(tick) as u64).max(1);
         let fuel = spec.limits.fuel;
+        let background = spec.background;
         let ctx = AgentCtx::new(
             spec.name,
             spec.limits,
@@ -61,7 +66,7 @@ impl AgentInstance {
         )?;
         let mut store = Store::new(&engine.engine, ctx);
         store.limiter(|ctx| &mut ctx.limiter);
-        store.epoch_deadline_callback(|mut store| {
+        store.epoch_deadline_callback(move |mut store| {
             let ctx = store.data_mut();
             if ctx.kill.load(Relaxed) {
                 return Err(wasmtime::Error::new(Failure::Killed));
@@ -71,6 +76,9 @@ impl AgentInstance {
                 return Err(wasmtime::Error::new(Failure::Deadline { limit }));
             }
             ctx.ticks_left -= 1;
+            if background {
+                std::thread::yield_now();
+            }
             // Yield to the executor every tick: a spinning agent must not
             // starve the others sharing its thread until its deadline.
             Ok(UpdateDeadline::Yield(1))

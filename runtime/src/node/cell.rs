@@ -18,7 +18,7 @@ use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
 use crate::core::mailbox::{Full, Mailbox};
 use crate::core::supervision::{Decision, RestartPolicy, Supervisor};
-use crate::core::tenant::{QuotaError, RateBucket, Tenant};
+use crate::core::tenant::{Priority, QuotaError, RateBucket, Tenant};
 use crate::host::ctx::SharedState;
 use crate::host::{AgentInstance, InstanceSpec, Plugin};
 
@@ -143,6 +143,15 @@ pub(crate) struct TenantState {
     pub(crate) workers: Option<Arc<tokio::sync::Semaphore>>,
 }
 
+impl AgentCell {
+    /// Whether its tenant runs on the background pool.
+    pub(crate) fn is_background(&self) -> bool {
+        self.tenant_state
+            .as_ref()
+            .is_some_and(|t| t.def.priority == Priority::Background)
+    }
+}
+
 impl TenantState {
     pub(crate) fn new(def: Tenant) -> Self {
         TenantState {
@@ -201,6 +210,7 @@ impl AgentCell {
                 .tenant_state
                 .as_ref()
                 .and_then(|t| t.def.data_dir.clone()),
+            background: self.is_background(),
         }
     }
 

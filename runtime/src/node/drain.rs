@@ -38,6 +38,7 @@ impl Node {
             .is_none()
             .then(|| cell.tenant_state.as_ref()?.workers.clone())
             .flatten();
+        let background = cell.is_background();
         loop {
             let permit = match &workers {
                 Some(permits) => permits.acquire().await.ok(),
@@ -58,7 +59,18 @@ impl Node {
                 }
                 Some(_) => {}
                 // Let other agents on this worker run between batches.
-                None => tokio::task::yield_now().await,
+                None => {
+                    if background {
+                        // And any normal thread the OS has waiting for this
+                        // core: a wakeup only flags an idle-class thread
+                        // for preemption, which waits for its next entry
+                        // into the kernel (or the next tick, milliseconds
+                        // away, on kernels with lazy preemption). This is
+                        // that entry.
+                        std::thread::yield_now();
+                    }
+                    tokio::task::yield_now().await
+                }
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use super::DEFAULT_TENANT;
 use hdrhistogram::Histogram;
 
+use super::background::BackgroundPool;
 use super::cell::{AgentCell, Delivery, Enqueued, Inner, ReplyTo, TenantState};
 use super::dead_letter::DeadLetter;
 use super::error::{RequestError, SendError, SpawnError, TenantError};
@@ -62,6 +63,9 @@ pub(crate) struct NodeInner {
     peers: RwLock<HashMap<(String, String), RemoteNode>>,
     /// How long a request forwarded to a peer waits for its reply.
     pub(crate) peer_timeout: Duration,
+    /// Where background tenants' agents run, made on first use (`None` if
+    /// the OS would not start its threads: they then share `rt`).
+    background: OnceLock<Option<BackgroundPool>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -97,6 +101,7 @@ impl Node {
                 failures: Mutex::new(HashMap::new()),
                 peers: RwLock::new(HashMap::new()),
                 peer_timeout: Duration::from_secs(30),
+                background: OnceLock::new(),
             }),
         }
     }
@@ -109,6 +114,24 @@ impl Node {
     /// The runtime agents run on.
     pub fn runtime(&self) -> &Handle {
         &self.inner.rt
+    }
+
+    /// The runtime `cell`'s handlers run on: the node's, or the background
+    /// pool for a background tenant's agent.
+    fn runtime_of(&self, cell: &AgentCell) -> &Handle {
+        if !cell.is_background() {
+            return &self.inner.rt;
+        }
+        let pool = self.inner.background.get_or_init(|| {
+            BackgroundPool::new()
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        "no background pool ({e}): background tenants share the node's workers"
+                    )
+                })
+                .ok()
+        });
+        pool.as_ref().map_or(&self.inner.rt, BackgroundPool::handle)
     }
 
     /// A built-in plugin by name or a component file by path; each is
@@ -186,7 +209,24 @@ impl Node {
             tenant_state,
         });
         self.register(&cell)?;
-        match AgentInstance::start(&self.inner.engine, plugin, cell.instance_spec()).await {
+        // A background tenant's `init` runs at its priority too.
+        let start = {
+            let (engine, plugin, spec) = (
+                self.inner.engine.clone(),
+                plugin.clone(),
+                cell.instance_spec(),
+            );
+            async move { AgentInstance::start(&engine, &plugin, spec).await }
+        };
+        let started = if cell.is_background() {
+            match self.runtime_of(&cell).spawn(start).await {
+                Ok(started) => started,
+                Err(join) => std::panic::resume_unwind(join.into_panic()),
+            }
+        } else {
+            start.await
+        };
+        match started {
             Ok(mut instance) => {
                 self.persist_spawn(&cell, instance.take_init_writes(), fresh);
                 *cell.instance.lock().unwrap() = Some(instance);
@@ -484,11 +524,11 @@ impl Node {
         }
     }
 
-    /// Runs the agent's drain on the runtime.
+    /// Runs the agent's drain on its runtime.
     pub(crate) fn schedule(&self, cell: Arc<AgentCell>) {
         let node = self.clone();
-        self.inner
-            .rt
+        self.runtime_of(&cell)
+            .clone()
             .spawn(async move { node.drain(cell, None).await });
     }
 
@@ -521,7 +561,9 @@ impl Node {
 
     /// Enqueues `delivery` and, if that made the agent busy, starts its
     /// drain: inline on this thread when `inline`, else on the runtime. A
-    /// refused delivery is handed back with the reason.
+    /// background tenant's agent never runs inline: the caller's thread
+    /// has the caller's priority, not the tenant's. A refused delivery is
+    /// handed back with the reason.
     pub(crate) fn push(
         &self,
         cell: &Arc<AgentCell>,
@@ -530,7 +572,7 @@ impl Node {
     ) -> Result<(), Box<(SendError, Delivery)>> {
         match cell.enqueue(delivery)? {
             Enqueued::Queued => {}
-            Enqueued::Schedule if inline => {
+            Enqueued::Schedule if inline && !cell.is_background() => {
                 self.inner.rt.block_on(self.drain(cell.clone(), Some(4)))
             }
             Enqueued::Schedule => self.schedule(cell.clone()),

@@ -7,6 +7,7 @@
 //!   `drain`: feeding the instance and supervising it (restarts, retries,
 //!   dead letters); `route`: how effects of a handler become deliveries.
 
+mod background;
 mod cell;
 mod dead_letter;
 mod drain;

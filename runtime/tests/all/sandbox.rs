@@ -255,3 +255,82 @@ fn a_workers_quota_keeps_a_tenants_agents_to_that_many_threads() {
         "both spun within {took:?}: side by side"
     );
 }
+
+/// CPU time the calling thread has used (user + system), from procfs.
+#[cfg(target_os = "linux")]
+fn this_threads_cpu() -> std::time::Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // Fields 14 and 15 of stat(5), counted from the state (field 3).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // USER_HZ is 100 on every Linux the kernel ABI allows.
+    std::time::Duration::from_millis(ticks * 10)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_background_tenants_agents_run_only_on_idle_class_threads() {
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, thread_schedule_policy,
+    };
+    let idle_class = || {
+        thread_schedule_policy().unwrap()
+            == ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+    };
+    let t = node();
+    let background = Tenant::parse([("priority", OptionValue::Text("background".into()))]).unwrap();
+    t.node.set_tenant("batch", background).unwrap();
+    let deadline = std::time::Duration::from_millis(300);
+    let agents: Vec<(&str, AgentHandle)> = ["batch", "interactive"]
+        .into_iter()
+        .map(|tenant| {
+            let options = SpawnOptions::parse([
+                ("tenant", OptionValue::Text(tenant.into())),
+                ("deadline", OptionValue::Text("300ms".into())),
+            ])
+            .unwrap();
+            let plugin = t.node.plugin("crasher").unwrap();
+            (tenant, t.node.spawn_blocking(&plugin, options).unwrap())
+        })
+        .collect();
+    for (tenant, agent) in &agents {
+        // The thread that handled the message answers the callback.
+        let (tx, rx) = std::sync::mpsc::channel();
+        t.node.request_with(agent, b"ok".to_vec(), move |reply| {
+            let name = std::thread::current().name().map(String::from);
+            tx.send((reply, name, idle_class())).unwrap();
+        });
+        let (reply, thread, idle) = rx.recv_timeout(TIMEOUT).unwrap();
+        assert!(reply.is_ok(), "{tenant}: {reply:?}");
+        let background = *tenant == "batch";
+        assert_eq!(idle, background, "{tenant}: handled on {thread:?}");
+        assert_eq!(
+            thread.as_deref() == Some("caxton-background"),
+            background,
+            "{tenant}: handled on {thread:?}"
+        );
+
+        // A blocking request runs an idle normal agent's handler inline,
+        // on the caller's thread: that thread pays the spin. A background
+        // agent's never runs there, whatever the caller's priority.
+        let before = this_threads_cpu();
+        let spun = agent.request_blocking(b"loop".to_vec(), TIMEOUT);
+        let used = this_threads_cpu() - before;
+        assert!(
+            matches!(&spun, Err(RequestError::AgentFailed { failure, .. }) if failure.label() == "deadline"),
+            "{spun:?}"
+        );
+        if background {
+            assert!(
+                used < deadline / 3,
+                "{tenant}: the caller spun for {used:?}"
+            );
+        } else {
+            assert!(
+                used >= deadline / 2,
+                "{tenant}: the caller spun only {used:?}"
+            );
+        }
+    }
+}
