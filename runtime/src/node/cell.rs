@@ -303,32 +303,34 @@ impl AgentCell {
     }
 
     /// Graceful stop: no new messages; queued ones are still handled.
-    /// Returns true if the agent was idle and is now stopped.
-    pub(crate) fn stop(&self) -> bool {
+    /// Hands back the instance if the agent was idle and is now stopped
+    /// (a running drain drops it when done), for the caller to dispose of.
+    pub(crate) fn stop(&self) -> Option<AgentInstance> {
         let mut inner = self.inner.lock().unwrap();
         if inner.status != Status::Running {
-            return false;
+            return None;
         }
         if inner.running {
             inner.status = Status::Stopping;
-            false
+            None
         } else {
             inner.status = Status::Stopped;
-            self.instance.lock().unwrap().take();
-            true
+            self.instance.lock().unwrap().take()
         }
     }
 
     /// Abrupt stop: interrupts a running call at its next epoch tick and
-    /// hands back every queued message.
-    pub(crate) fn kill(&self) -> Vec<Delivery> {
+    /// hands back every queued message, and the instance if idle.
+    pub(crate) fn kill(&self) -> (Vec<Delivery>, Option<AgentInstance>) {
         self.kill.store(true, Relaxed);
         let queued = self.fail(Failure::Killed);
         let inner = self.inner.lock().unwrap();
-        if !inner.running {
-            self.instance.lock().unwrap().take();
-        }
-        queued
+        let instance = if inner.running {
+            None
+        } else {
+            self.instance.lock().unwrap().take()
+        };
+        (queued, instance)
     }
 
     /// Records a failure with the supervisor and returns its decision.

@@ -648,7 +648,8 @@ impl Node {
 
     /// Graceful stop: queued messages are still handled, new ones refused.
     pub fn stop(&self, agent: &AgentHandle) {
-        agent.cell.stop();
+        let instance = agent.cell.stop();
+        self.dispose(&agent.cell, instance);
         self.unregister(&agent.cell);
         self.forget(&agent.cell);
     }
@@ -656,11 +657,25 @@ impl Node {
     /// Abrupt stop: a running handler is interrupted at the next epoch
     /// tick; queued requests get [`RequestError::Dropped`].
     pub fn kill(&self, agent: &AgentHandle) {
-        for delivery in agent.cell.kill() {
+        let (queued, instance) = agent.cell.kill();
+        self.dispose(&agent.cell, instance);
+        for delivery in queued {
             self.reject(&agent.cell, delivery);
         }
         self.unregister(&agent.cell);
         self.forget(&agent.cell);
+    }
+
+    /// Drops a stopped agent's instance. Giving its memory back to the
+    /// pool (unmapping or zeroing up to its whole linear memory) is
+    /// kernel work that no scheduler priority interrupts, so a background
+    /// tenant's is done on its own pool, not on the caller's thread.
+    fn dispose(&self, cell: &AgentCell, instance: Option<AgentInstance>) {
+        if let Some(instance) = instance
+            && cell.is_background()
+        {
+            self.runtime_of(cell).spawn(async move { drop(instance) });
+        }
     }
 }
 

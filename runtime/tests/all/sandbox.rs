@@ -333,4 +333,36 @@ fn a_background_tenants_agents_run_only_on_idle_class_threads() {
             );
         }
     }
+
+    // Killed or stopped while idle, a background agent's instance is
+    // dropped on its pool; the agent is gone either way and the node goes on.
+    let echo = || {
+        let options = SpawnOptions::parse([("tenant", OptionValue::Text("batch".into()))]).unwrap();
+        let agent = t
+            .node
+            .spawn_blocking(&t.node.plugin("echo").unwrap(), options)
+            .unwrap();
+        assert_eq!(
+            agent.request_blocking(b"hi".to_vec(), TIMEOUT).unwrap(),
+            b"hi"
+        );
+        agent
+    };
+    let killed = echo();
+    killed.kill();
+    assert!(killed.request_blocking(b"hi".to_vec(), TIMEOUT).is_err());
+    let stopped = echo();
+    stopped.stop();
+    assert!(stopped.request_blocking(b"hi".to_vec(), TIMEOUT).is_err());
+    // Only the two spinners are left (failed for good at their deadline).
+    let mut left: Vec<String> = t
+        .node
+        .agents()
+        .iter()
+        .map(|a| a.name().to_string())
+        .collect();
+    let mut spinners: Vec<String> = agents.iter().map(|(_, a)| a.name().to_string()).collect();
+    left.sort();
+    spinners.sort();
+    assert_eq!(left, spinners);
 }
