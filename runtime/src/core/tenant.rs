@@ -162,8 +162,8 @@ pub struct Quotas {
     pub rate: Option<f64>,
     /// Worker threads its agents may occupy at once. With fewer than the
     /// node has, the other tenants always find a worker free, however hard
-    /// this one is driven: the quota for a tenant that must not be able to
-    /// take the node's CPU.
+    /// this one is driven. A hard cap, even on an idle node; to give a
+    /// tenant only the CPU the others leave, see [`Priority::Background`].
     pub workers: Option<u64>,
 }
 

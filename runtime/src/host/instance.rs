@@ -33,7 +33,8 @@ pub struct InstanceSpec {
     pub data_dir: Option<PathBuf>,
     /// It runs on a lowest-priority thread: its guest code enters the
     /// kernel at every epoch tick (a `sched_yield`), so a normal thread
-    /// waiting for this core gets it within a tick, not a scheduler tick.
+    /// waiting for this core gets it within an epoch tick (1 ms), not at
+    /// the next scheduler tick.
     pub background: bool,
 }
 

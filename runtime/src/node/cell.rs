@@ -143,15 +143,6 @@ pub(crate) struct TenantState {
     pub(crate) workers: Option<Arc<tokio::sync::Semaphore>>,
 }
 
-impl AgentCell {
-    /// Whether its tenant runs on the background pool.
-    pub(crate) fn is_background(&self) -> bool {
-        self.tenant_state
-            .as_ref()
-            .is_some_and(|t| t.def.priority == Priority::Background)
-    }
-}
-
 impl TenantState {
     pub(crate) fn new(def: Tenant) -> Self {
         TenantState {
@@ -199,6 +190,13 @@ pub(crate) enum Enqueued {
 
 impl AgentCell {
     /// What an instance of this agent starts with (at spawn and restart).
+    /// Whether its tenant runs on the background pool.
+    pub(crate) fn is_background(&self) -> bool {
+        self.tenant_state
+            .as_ref()
+            .is_some_and(|t| t.def.priority == Priority::Background)
+    }
+
     pub(crate) fn instance_spec(&self) -> InstanceSpec {
         InstanceSpec {
             name: self.name.clone(),
