@@ -282,40 +282,26 @@ fn a_background_tenants_agents_run_only_on_idle_class_threads() {
     let background = Tenant::parse([("priority", OptionValue::Text("background".into()))]).unwrap();
     t.node.set_tenant("batch", background).unwrap();
     let deadline = std::time::Duration::from_millis(300);
-    let agents: Vec<(&str, AgentHandle)> = ["batch", "interactive"]
-        .into_iter()
-        .map(|tenant| {
-            let options = SpawnOptions::parse([
-                ("tenant", OptionValue::Text(tenant.into())),
-                ("deadline", OptionValue::Text("300ms".into())),
-            ])
-            .unwrap();
-            let plugin = t.node.plugin("crasher").unwrap();
-            (tenant, t.node.spawn_blocking(&plugin, options).unwrap())
-        })
-        .collect();
-    for (tenant, agent) in &agents {
-        // The thread that handled the message answers the callback.
-        let (tx, rx) = std::sync::mpsc::channel();
-        t.node.request_with(agent, b"ok".to_vec(), move |reply| {
-            let name = std::thread::current().name().map(String::from);
-            tx.send((reply, name, idle_class())).unwrap();
-        });
-        let (reply, thread, idle) = rx.recv_timeout(TIMEOUT).unwrap();
-        assert!(reply.is_ok(), "{tenant}: {reply:?}");
-        let background = *tenant == "batch";
-        assert_eq!(idle, background, "{tenant}: handled on {thread:?}");
-        assert_eq!(
-            thread.as_deref() == Some("caxton-background"),
-            background,
-            "{tenant}: handled on {thread:?}"
-        );
+    let spawn_into = |tenant: &str, plugin: &str| {
+        let options = SpawnOptions::parse([
+            ("tenant", OptionValue::Text(tenant.into())),
+            ("deadline", OptionValue::Text("300ms".into())),
+        ])
+        .unwrap();
+        let plugin = t.node.plugin(plugin).unwrap();
+        t.node.spawn_blocking(&plugin, options).unwrap()
+    };
+    let mut survivors = Vec::new();
+    for tenant in ["batch", "interactive"] {
+        let background = tenant == "batch";
 
         // A blocking request runs an idle normal agent's handler inline,
         // on the caller's thread: that thread pays the spin. A background
-        // agent's never runs there, whatever the caller's priority.
+        // agent's never runs there, whatever the caller's priority. (A
+        // fresh agent is idle when its spawn returns.)
+        let spinner = spawn_into(tenant, "crasher");
         let before = this_threads_cpu();
-        let spun = agent.request_blocking(b"loop".to_vec(), TIMEOUT);
+        let spun = spinner.request_blocking(b"loop".to_vec(), TIMEOUT);
         let used = this_threads_cpu() - before;
         assert!(
             matches!(&spun, Err(RequestError::AgentFailed { failure, .. }) if failure.label() == "deadline"),
@@ -332,6 +318,23 @@ fn a_background_tenants_agents_run_only_on_idle_class_threads() {
                 "{tenant}: the caller spun only {used:?}"
             );
         }
+
+        // The thread that handled a message answers its callback.
+        let echo = spawn_into(tenant, "echo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        t.node.request_with(&echo, b"ok".to_vec(), move |reply| {
+            let name = std::thread::current().name().map(String::from);
+            tx.send((reply, name, idle_class())).unwrap();
+        });
+        let (reply, thread, idle) = rx.recv_timeout(TIMEOUT).unwrap();
+        assert!(reply.is_ok(), "{tenant}: {reply:?}");
+        assert_eq!(idle, background, "{tenant}: handled on {thread:?}");
+        assert_eq!(
+            thread.as_deref() == Some("caxton-background"),
+            background,
+            "{tenant}: handled on {thread:?}"
+        );
+        survivors.extend([spinner, echo]);
     }
 
     // Killed or stopped while idle, a background agent's instance is
@@ -354,15 +357,15 @@ fn a_background_tenants_agents_run_only_on_idle_class_threads() {
     let stopped = echo();
     stopped.stop();
     assert!(stopped.request_blocking(b"hi".to_vec(), TIMEOUT).is_err());
-    // Only the two spinners are left (failed for good at their deadline).
+    // The killed and stopped agents are gone; the others are left.
     let mut left: Vec<String> = t
         .node
         .agents()
         .iter()
         .map(|a| a.name().to_string())
         .collect();
-    let mut spinners: Vec<String> = agents.iter().map(|(_, a)| a.name().to_string()).collect();
+    let mut expected: Vec<String> = survivors.iter().map(|a| a.name().to_string()).collect();
     left.sort();
-    spinners.sort();
-    assert_eq!(left, spinners);
+    expected.sort();
+    assert_eq!(left, expected);
 }
