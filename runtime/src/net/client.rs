@@ -66,8 +66,7 @@ impl RemoteNode {
         } else {
             "0.0.0.0:0".parse().unwrap()
         };
-        let mut endpoint =
-            super::tls::endpoint(bind, None).map_err(|e| unreachable(e.to_string()))?;
+        let mut endpoint = quinn::Endpoint::client(bind).map_err(|e| unreachable(e.to_string()))?;
         endpoint.set_default_client_config(client_config(fingerprint)?);
         let conn = endpoint
             .connect(addr, "caxton.node")
@@ -134,12 +133,6 @@ impl RemoteNode {
     /// The node's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// The largest UDP payload the connection sends now: 1200 bytes at
-    /// first, then what path MTU discovery found the path to carry.
-    pub fn path_mtu(&self) -> u16 {
-        self.conn.stats().path.current_mtu
     }
 
     /// Closes the connection; pending calls fail at once.

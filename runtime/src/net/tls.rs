@@ -66,54 +66,8 @@ impl Identity {
         tls.alpn_protocols = vec![ALPN.to_vec()];
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
             .map_err(|e| NetError::Tls(e.to_string()))?;
-        let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        config.transport_config(transport());
-        Ok(config)
+        Ok(quinn::ServerConfig::with_crypto(Arc::new(crypto)))
     }
-}
-
-/// The largest UDP payload path MTU discovery probes for.
-///
-/// Measured with scripts/quic.rhai on loopback: at a fixed 110K requests/s,
-/// p50 ~520 -> ~250 us and p99 1.4-1.8 -> 0.7-0.8 ms against quinn's
-/// default of 1452; at 65527 the burst throughput fell about 10%, at 16 KiB
-/// about 5%.
-const MAX_UDP_PAYLOAD: u16 = 16384;
-
-/// Transport settings both ends use: path MTU discovery may go past
-/// Ethernet's 1452-byte default, up to [`MAX_UDP_PAYLOAD`]. On loopback
-/// (MTU 64 KiB) that packs a batch of frames into a few packets instead of
-/// dozens, each of which costs an encryption, a header and a share of a
-/// syscall; on a real network the probes that are too large are lost and
-/// the connection stays at the largest size that got through.
-pub(crate) fn transport() -> Arc<quinn::TransportConfig> {
-    let mut mtu = quinn::MtuDiscoveryConfig::default();
-    mtu.upper_bound(MAX_UDP_PAYLOAD);
-    let mut transport = quinn::TransportConfig::default();
-    transport.mtu_discovery_config(Some(mtu));
-    Arc::new(transport)
-}
-
-/// An endpoint that accepts packets as large as [`transport`] probes for
-/// (the default advertises 1472 bytes to peers, which caps their MTU).
-pub(crate) fn endpoint_config() -> quinn::EndpointConfig {
-    let mut config = quinn::EndpointConfig::default();
-    config
-        .max_udp_payload_size(MAX_UDP_PAYLOAD)
-        .expect("within QUIC's 1200..=65527");
-    config
-}
-
-/// A QUIC endpoint on `addr` with [`endpoint_config`], serving with
-/// `server` if given.
-pub(crate) fn endpoint(
-    addr: std::net::SocketAddr,
-    server: Option<quinn::ServerConfig>,
-) -> std::io::Result<quinn::Endpoint> {
-    let socket = std::net::UdpSocket::bind(addr)?;
-    let runtime = quinn::default_runtime()
-        .ok_or_else(|| std::io::Error::other("no async runtime for QUIC"))?;
-    quinn::Endpoint::new(endpoint_config(), server, socket, runtime)
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -143,9 +97,7 @@ pub fn client_config(pinned: &str) -> Result<quinn::ClientConfig, NetError> {
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
         .map_err(|e| NetError::Tls(e.to_string()))?;
-    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    config.transport_config(transport());
-    Ok(config)
+    Ok(quinn::ClientConfig::new(Arc::new(crypto)))
 }
 
 /// Accepts the server certificate only if its fingerprint is the pinned one
