@@ -373,6 +373,10 @@ fn decode_body(body: Bytes) -> Result<Frame, FrameError> {
 }
 
 #[cfg(test)]
+#[path = "../../tests/all/fuzz_scale.rs"]
+mod fuzz_scale;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -500,14 +504,7 @@ mod tests {
         );
     }
 
-    /// CI's short run is `n` cases; `CAXTON_FUZZ_SCALE=K` runs K times as many.
-    fn scaled(n: u32) -> u32 {
-        let k: u32 = std::env::var("CAXTON_FUZZ_SCALE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        n.saturating_mul(k.max(1))
-    }
+    use super::fuzz_scale::scaled;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(scaled(2000)))]

@@ -31,10 +31,9 @@ pub struct InstanceSpec {
     pub kill: Arc<AtomicBool>,
     /// Its tenant's data dir, preopened as `/data`.
     pub data_dir: Option<PathBuf>,
-    /// It runs on a lowest-priority thread: its guest code enters the
-    /// kernel at every epoch tick (a `sched_yield`), so a normal thread
-    /// waiting for this core gets it within an epoch tick (1 ms), not at
-    /// the next scheduler tick.
+    /// It runs on a lowest-priority thread: its guest code yields the core
+    /// at every epoch tick (see `host::preempt`), so a normal thread waiting
+    /// for it gets it within an epoch tick (1 ms).
     pub background: bool,
 }
 
@@ -78,7 +77,7 @@ impl AgentInstance {
             }
             ctx.ticks_left -= 1;
             if background {
-                std::thread::yield_now();
+                super::preempt::yield_core();
             }
             // Yield to the executor every tick: a spinning agent must not
             // starve the others sharing its thread until its deadline.

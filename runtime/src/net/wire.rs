@@ -89,15 +89,10 @@ pub(crate) async fn writer(mut send: SendStream, mut rx: impl FrameQueue) {
             return;
         }
         // Give this core to a thread the OS has waiting for it (the other
-        // worker, the caller's thread). A wakeup aimed at a busy core only
-        // flags the running thread, and on kernels with lazy preemption
-        // the flag is acted on at its next entry into the kernel or the
-        // next scheduler tick, up to 4 ms away; a worker busy with QUIC
-        // may not enter the kernel for that long. One `sched_yield` per
-        // write (a batch of frames) costs well under a microsecond when no
-        // one waits. Measured with scripts/quic.rhai at half the maximum
-        // rate: p99 4.3 ms without it, 1.5 ms with it, same throughput.
-        std::thread::yield_now();
+        // worker, the caller's thread; see `host::preempt`). Measured with
+        // scripts/quic.rhai at half the maximum rate: p99 3.6 ms without
+        // it, 1.5 ms with it, same throughput.
+        crate::host::preempt::yield_core();
     }
     let _ = send.finish();
 }

@@ -61,13 +61,9 @@ impl Node {
                 // Let other agents on this worker run between batches.
                 None => {
                     if background {
-                        // And any normal thread the OS has waiting for this
-                        // core: a wakeup only flags an idle-class thread
-                        // for preemption, which waits for its next entry
-                        // into the kernel (or the next tick, milliseconds
-                        // away, on kernels with lazy preemption). This is
-                        // that entry.
-                        std::thread::yield_now();
+                        // And any normal thread the OS has waiting for
+                        // this core (see `host::preempt`).
+                        crate::host::preempt::yield_core();
                     }
                     tokio::task::yield_now().await
                 }

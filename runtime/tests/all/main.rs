@@ -4,6 +4,7 @@
 mod agents;
 mod durable;
 mod failures;
+mod fuzz_scale;
 mod net;
 mod plugins;
 mod reports;

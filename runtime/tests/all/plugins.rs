@@ -149,15 +149,7 @@ mod fuzz_loading {
         })
     }
 
-    /// CI's short run is `n` cases; `CAXTON_FUZZ_SCALE=K` runs K times as
-    /// many (the longer run in docs/tenants.md).
-    fn scaled(n: u32) -> u32 {
-        let k: u32 = std::env::var("CAXTON_FUZZ_SCALE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        n.saturating_mul(k.max(1))
-    }
+    use crate::fuzz_scale::scaled;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(scaled(256)))]
