@@ -66,7 +66,8 @@ impl RemoteNode {
         } else {
             "0.0.0.0:0".parse().unwrap()
         };
-        let mut endpoint = quinn::Endpoint::client(bind).map_err(|e| unreachable(e.to_string()))?;
+        let mut endpoint =
+            super::socket::endpoint(bind, None).map_err(|e| unreachable(e.to_string()))?;
         endpoint.set_default_client_config(client_config(fingerprint)?);
         let conn = endpoint
             .connect(addr, "caxton.node")

@@ -5,6 +5,8 @@
 //! - [`server`]: accepts connections, checks the tenant token in the
 //!   versioned handshake, maps frames onto a [`crate::node::Node`].
 //! - [`metrics`]: `/metrics` in the Prometheus text format.
+//! - [`socket`]: the UDP socket under each endpoint, with buffers large
+//!   enough that a stalled reader does not cost dropped datagrams.
 //! - [`client`]: connects with a fingerprint and a token; spawn, send,
 //!   request, stop and kill on the remote node.
 //!
@@ -15,6 +17,7 @@
 pub mod client;
 pub mod metrics;
 pub mod server;
+pub mod socket;
 pub mod tls;
 mod wire;
 

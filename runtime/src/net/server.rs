@@ -101,12 +101,10 @@ impl Server {
         options: ServerOptions,
     ) -> Result<Server, NetError> {
         let _guard = node.runtime().enter();
-        let endpoint =
-            quinn::Endpoint::server(identity.server_config()?, options.listen).map_err(|e| {
-                NetError::Connect {
-                    addr: options.listen.to_string(),
-                    why: e.to_string(),
-                }
+        let endpoint = super::socket::endpoint(options.listen, Some(identity.server_config()?))
+            .map_err(|e| NetError::Connect {
+                addr: options.listen.to_string(),
+                why: e.to_string(),
             })?;
         let addr = endpoint.local_addr().map_err(|e| NetError::Connect {
             addr: options.listen.to_string(),
