@@ -23,6 +23,22 @@ pub fn cpu_seconds() -> Option<f64> {
     Some((utime + stime) as f64 / 100.0)
 }
 
+/// UDP datagrams the kernel dropped because a socket's receive buffer was
+/// full, machine-wide since boot (`RcvbufErrors` in `/proc/net/snmp`).
+/// A QUIC benchmark reads it before and after: a drop costs the requests
+/// in that datagram a wait for loss recovery, which shows in the tail.
+pub fn udp_receive_drops() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    // Two "Udp:" lines: the field names, then the values.
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let names = udp.next()?.split_whitespace();
+    let values = udp.next()?.split_whitespace();
+    names
+        .zip(values)
+        .find(|(name, _)| *name == "RcvbufErrors")
+        .and_then(|(_, value)| value.parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -34,6 +50,13 @@ mod tests {
         let after = super::rss_bytes().unwrap();
         assert!(after >= before + (32 << 20), "{before} -> {after}");
         drop(block);
+    }
+
+    #[test]
+    fn udp_drops_are_read_where_linux_counts_them() {
+        let known =
+            std::fs::read_to_string("/proc/net/snmp").is_ok_and(|s| s.contains("RcvbufErrors"));
+        assert_eq!(super::udp_receive_drops().is_some(), known);
     }
 
     #[test]

@@ -36,6 +36,26 @@ impl std::fmt::Debug for Waiter {
 
 type Pending = Arc<Mutex<Option<HashMap<u64, Waiter>>>>;
 
+/// A client connection's QUIC path, as [`RemoteNode::path_stats`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathStats {
+    /// QUIC's smoothed round-trip estimate.
+    pub rtt: Duration,
+    /// The congestion window, bytes.
+    pub cwnd: u64,
+    /// Packets this client sent.
+    pub sent_packets: u64,
+    /// Of those, how many QUIC declared lost and sent again. (Losses on
+    /// the way back are the node's to count.)
+    pub lost_packets: u64,
+    /// How often the congestion controller cut its window.
+    pub congestion_events: u64,
+    /// UDP datagrams received.
+    pub datagrams_in: u64,
+    /// UDP datagrams sent.
+    pub datagrams_out: u64,
+}
+
 /// A connection to a remote node, authenticated as one tenant.
 #[derive(Debug, Clone)]
 pub struct RemoteNode {
@@ -134,6 +154,21 @@ impl RemoteNode {
     /// The node's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What QUIC has seen on this connection so far. A run whose tail was
+    /// shaped by loss or congestion shows it here.
+    pub fn path_stats(&self) -> PathStats {
+        let stats = self.conn.stats();
+        PathStats {
+            rtt: stats.path.rtt,
+            cwnd: stats.path.cwnd,
+            sent_packets: stats.path.sent_packets,
+            lost_packets: stats.path.lost_packets,
+            congestion_events: stats.path.congestion_events,
+            datagrams_in: stats.udp_rx.datagrams,
+            datagrams_out: stats.udp_tx.datagrams,
+        }
     }
 
     /// Closes the connection; pending calls fail at once.

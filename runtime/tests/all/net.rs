@@ -46,6 +46,12 @@ fn a_client_spawns_and_requests_on_a_remote_node() {
         .block_on(client.request("far", b"over quic".to_vec(), TIMEOUT))
         .unwrap();
     assert_eq!(reply, b"over quic");
+    let before = client.path_stats();
+    assert!(
+        before.sent_packets > 0 && before.datagrams_in > 0,
+        "{before:?}"
+    );
+    assert!(!before.rtt.is_zero() && before.cwnd > 0, "{before:?}");
     // Many requests in flight on one stream, correlated by id.
     let replies = rt.block_on(async {
         let mut tasks = Vec::new();
@@ -64,6 +70,18 @@ fn a_client_spawns_and_requests_on_a_remote_node() {
     for (i, r) in replies.iter().enumerate() {
         assert_eq!(r, &(i as u32).to_le_bytes());
     }
+    // The path's counters moved with them (and loopback lost nothing it
+    // could not resend: every reply above arrived).
+    let after = client.path_stats();
+    assert!(
+        after.sent_packets > before.sent_packets,
+        "{before:?} -> {after:?}"
+    );
+    assert!(
+        after.datagrams_in > before.datagrams_in,
+        "{before:?} -> {after:?}"
+    );
+    assert!(after.lost_packets <= after.sent_packets, "{after:?}");
     let err = rt
         .block_on(client.request("nobody", b"x".to_vec(), TIMEOUT))
         .unwrap_err();

@@ -219,6 +219,10 @@ fn a_script_serves_connects_and_drives_remote_agents() {
         if remote.name != "b" { throw `handshake name ${remote.name}`; }
         let e = spawn(remote, "echo", #{ name: "far", memory: "8 MiB" });
         if request(e, "over quic") != "over quic" { throw "bad reply"; }
+        let path = remote.path_stats();
+        if path.sent_packets <= 0 || path.rtt <= 0.0 || path.lost_packets < 0 { throw `path stats ${path}`; }
+        let drops = udp_drops();
+        if drops < 0 { throw `udp drops ${drops}`; }
         let many = spawn_many(remote, "counter", 3, #{ name: "c" });
         if many.len() != 3 || many[2].name != "c-2" { throw "bad spawn_many"; }
         send(many[0], "inc");

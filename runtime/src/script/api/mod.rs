@@ -50,6 +50,13 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
                 fail("rss(): resident memory is only known on Linux (/proc/self/status)")
             })
     });
+    engine.register_fn("udp_drops", || -> Fallible<i64> {
+        crate::measure::resources::udp_receive_drops()
+            .map(|n| n as i64)
+            .ok_or_else(|| {
+                fail("udp_drops(): the kernel's UDP drop count is only known on Linux (/proc/net/snmp)")
+            })
+    });
     // The compute plugin's kernels, run natively: the other side of
     // "WASM vs native" on the same source.
     engine.register_fn("native", |command: &str| -> Fallible<String> {

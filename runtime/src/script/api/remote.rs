@@ -70,6 +70,19 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         serve(&c, &opts)
     });
     engine.register_fn("close", |n: &mut RemoteNode| n.close());
+    engine.register_fn("path_stats", |n: &mut RemoteNode| -> Map {
+        let p = n.path_stats();
+        let int = |v: u64| Dynamic::from(i64::try_from(v).unwrap_or(i64::MAX));
+        Map::from_iter([
+            ("rtt".into(), Dynamic::from(p.rtt.as_secs_f64() * 1e9)),
+            ("cwnd".into(), int(p.cwnd)),
+            ("sent_packets".into(), int(p.sent_packets)),
+            ("lost_packets".into(), int(p.lost_packets)),
+            ("congestion_events".into(), int(p.congestion_events)),
+            ("datagrams_in".into(), int(p.datagrams_in)),
+            ("datagrams_out".into(), int(p.datagrams_out)),
+        ])
+    });
     engine.register_fn("agent", |n: &mut RemoteNode, name: &str| RemoteAgent {
         node: n.clone(),
         name: name.to_string(),
