@@ -86,7 +86,7 @@ impl RemoteNode {
         } else {
             "0.0.0.0:0".parse().unwrap()
         };
-        let mut endpoint =
+        let (mut endpoint, _) =
             super::socket::endpoint(bind, None).map_err(|e| unreachable(e.to_string()))?;
         endpoint.set_default_client_config(client_config(fingerprint)?);
         let conn = endpoint

@@ -85,6 +85,7 @@ pub struct Server {
     addr: SocketAddr,
     fingerprint: String,
     counters: Arc<Counters>,
+    udp_buffer: usize,
 }
 
 struct Shared {
@@ -101,11 +102,13 @@ impl Server {
         options: ServerOptions,
     ) -> Result<Server, NetError> {
         let _guard = node.runtime().enter();
-        let endpoint = super::socket::endpoint(options.listen, Some(identity.server_config()?))
-            .map_err(|e| NetError::Connect {
-                addr: options.listen.to_string(),
-                why: e.to_string(),
-            })?;
+        let (endpoint, udp_buffer) =
+            super::socket::endpoint(options.listen, Some(identity.server_config()?)).map_err(
+                |e| NetError::Connect {
+                    addr: options.listen.to_string(),
+                    why: e.to_string(),
+                },
+            )?;
         let addr = endpoint.local_addr().map_err(|e| NetError::Connect {
             addr: options.listen.to_string(),
             why: e.to_string(),
@@ -128,7 +131,14 @@ impl Server {
             addr,
             fingerprint: identity.fingerprint(),
             counters,
+            udp_buffer,
         })
+    }
+
+    /// The UDP receive buffer the OS gave the node's socket, in bytes, as
+    /// Linux reports it (twice what it grants). See [`super::socket`].
+    pub fn udp_buffer(&self) -> usize {
+        self.udp_buffer
     }
 
     /// The bound address.

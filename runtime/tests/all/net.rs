@@ -33,6 +33,14 @@ fn connect(
 fn a_client_spawns_and_requests_on_a_remote_node() {
     let t = node();
     let server = serve(&t);
+    // The node's socket got the large buffers (net/socket.rs), not the
+    // OS default that drops datagrams under bursts.
+    let least = caxton::net::socket::least_expected();
+    assert!(
+        server.udp_buffer() >= least,
+        "{} < {least}",
+        server.udp_buffer()
+    );
     let client = connect(&t, &server, server.fingerprint(), TOKEN).unwrap();
     let rt = t.node.runtime().clone();
     let name = rt

@@ -58,6 +58,10 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     println!("  fingerprint: {}", server.fingerprint());
     println!("  token:       {token}");
     println!("  tenant:      {}", args.tenant);
+    println!(
+        "  udp buffer:  {} KiB (receive; raise net.core.rmem_max for more)",
+        server.udp_buffer() >> 10
+    );
     match &args.node.data_dir {
         Some(dir) => println!(
             "  data dir:    {} (identity, token and agents are kept there)",
