@@ -124,3 +124,44 @@ fn a_sigkilled_served_node_comes_back_with_identity_agents_and_state() {
     second.child.kill().unwrap();
     second.child.wait().unwrap();
 }
+
+/// Threads of process `pid` named `name` (Linux; `None` elsewhere).
+fn threads_named(pid: u32, name: &str) -> Option<usize> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|comm| comm.trim() == name)
+            .count(),
+    )
+}
+
+#[test]
+fn workers_sets_how_many_runtime_threads_the_node_has() {
+    for workers in ["1", "3"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--max-agents", "8"])
+            .args(["--workers", workers])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Its first line means the runtime is up.
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("serve printed a line").unwrap();
+        assert!(first.contains("listening on"), "{first}");
+        let counted = threads_named(child.id(), "caxton-worker");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if let Some(n) = counted {
+            assert_eq!(n.to_string(), workers, "--workers {workers}");
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+        .args(["serve", "--workers", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--workers") && err.contains("0"), "{err}");
+}

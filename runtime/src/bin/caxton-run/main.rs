@@ -93,6 +93,13 @@ struct NodeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// Worker threads of the node's async runtime, which runs the agents,
+    /// the script's load and QUIC [default: one per core]. On a small
+    /// machine 1 can be cheaper for QUIC runs: every hand-off between two
+    /// workers is a thread wake-up (see README, Run a node).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
+
     /// Make the node durable: agent specs and state are kept in DIR/node.db
     /// (SQLite), and the agents stored there are started again (with their
     /// state) on start. Queued messages are not kept.
@@ -163,11 +170,12 @@ fn start_node(
         }
         Ok(())
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("caxton-worker")
-        .build()
-        .context("starting the tokio runtime")?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("caxton-worker");
+    if let Some(n) = args.workers {
+        builder.worker_threads(n.into());
+    }
+    let runtime = builder.build().context("starting the tokio runtime")?;
     let cache_dir = if args.no_cache {
         None
     } else {
