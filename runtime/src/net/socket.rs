@@ -29,8 +29,7 @@ pub(crate) fn endpoint(
     addr: SocketAddr,
     server: Option<quinn::ServerConfig>,
 ) -> io::Result<(quinn::Endpoint, usize)> {
-    let socket = bind(addr)?;
-    let buffer = recv_buffer(&socket)?;
+    let (socket, buffer) = bind(addr)?;
     let endpoint = quinn::Endpoint::new(
         quinn::EndpointConfig::default(),
         server,
@@ -41,8 +40,9 @@ pub(crate) fn endpoint(
 }
 
 /// A UDP socket bound to `addr`, its buffers as large as the OS allows up
-/// to [`WANTED_BUFFER`].
-pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+/// to [`WANTED_BUFFER`], and the receive buffer it got (see
+/// [`recv_buffer`]).
+pub(crate) fn bind(addr: SocketAddr) -> io::Result<(UdpSocket, usize)> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Failing to enlarge a buffer is not fatal: the socket works, only
     // less well under bursts, and the warning below says so.
@@ -53,7 +53,7 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
         let _ = socket.set_only_v6(false);
     }
     socket.bind(&addr.into())?;
-    let recv = socket.recv_buffer_size().unwrap_or(0);
+    let recv = socket.recv_buffer_size()?;
     if recv < ENOUGH {
         static WARNED: Once = Once::new();
         WARNED.call_once(|| {
@@ -68,7 +68,7 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
             );
         });
     }
-    Ok(socket.into())
+    Ok((socket.into(), recv))
 }
 
 /// The most receive buffer the OS grants a socket that asks
@@ -99,8 +99,9 @@ mod tests {
 
     #[test]
     fn the_socket_gets_more_than_the_default_buffer_where_the_os_allows() {
-        let socket = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let got = recv_buffer(&socket).unwrap();
+        let (socket, got) = bind("127.0.0.1:0".parse().unwrap()).unwrap();
         assert!(got >= least_expected(), "got {got}, limit {:?}", os_limit());
+        // What bind says is what the socket has.
+        assert_eq!(recv_buffer(&socket).unwrap(), got);
     }
 }

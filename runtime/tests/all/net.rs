@@ -78,8 +78,7 @@ fn a_client_spawns_and_requests_on_a_remote_node() {
     for (i, r) in replies.iter().enumerate() {
         assert_eq!(r, &(i as u32).to_le_bytes());
     }
-    // The path's counters moved with them (and loopback lost nothing it
-    // could not resend: every reply above arrived).
+    // The path's counters moved with them.
     let after = client.path_stats();
     assert!(
         after.sent_packets > before.sent_packets,
@@ -89,7 +88,6 @@ fn a_client_spawns_and_requests_on_a_remote_node() {
         after.datagrams_in > before.datagrams_in,
         "{before:?} -> {after:?}"
     );
-    assert!(after.lost_packets <= after.sent_packets, "{after:?}");
     let err = rt
         .block_on(client.request("nobody", b"x".to_vec(), TIMEOUT))
         .unwrap_err();

@@ -2,9 +2,9 @@
 //! after SIGKILL and a restart on the same data dir, the identity, the token,
 //! the agents and their state are all back.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use caxton::net::client::RemoteNode;
 
@@ -19,25 +19,30 @@ struct Served {
     metrics: String,
 }
 
-/// Starts `caxton-run serve` on a free port and reads what it prints.
-fn serve(data_dir: &std::path::Path) -> Served {
+/// Starts `caxton-run serve` on a free port with `args`; its stdout,
+/// line by line.
+fn spawn_serve(args: &[&std::ffi::OsStr]) -> (Child, Lines<BufReader<ChildStdout>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--max-agents",
-            "64",
-            "--metrics",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// Starts `caxton-run serve` on a free port and reads what it prints.
+fn serve(data_dir: &std::path::Path) -> Served {
+    let (child, mut lines) = spawn_serve(&[
+        "--max-agents".as_ref(),
+        "64".as_ref(),
+        "--metrics".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--data-dir".as_ref(),
+        data_dir.as_os_str(),
+    ]);
     let mut field = |prefix: &str| -> String {
         let line = lines.next().expect("serve printed its address").unwrap();
         line.trim()
@@ -139,15 +144,13 @@ fn threads_named(pid: u32, name: &str) -> Option<usize> {
 #[test]
 fn workers_sets_how_many_runtime_threads_the_node_has() {
     for workers in ["1", "3"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--max-agents", "8"])
-            .args(["--workers", workers])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (mut child, mut lines) = spawn_serve(&[
+            "--max-agents".as_ref(),
+            "8".as_ref(),
+            "--workers".as_ref(),
+            workers.as_ref(),
+        ]);
         // Its first line means the runtime is up.
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().expect("serve printed a line").unwrap();
         assert!(first.contains("listening on"), "{first}");
         let counted = threads_named(child.id(), "caxton-worker");
