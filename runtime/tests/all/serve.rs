@@ -143,21 +143,35 @@ fn threads_named(pid: u32, name: &str) -> Option<usize> {
 
 #[test]
 fn workers_sets_how_many_runtime_threads_the_node_has() {
-    for workers in ["1", "3"] {
+    for workers in [1, 3] {
         let (mut child, mut lines) = spawn_serve(&[
             "--max-agents".as_ref(),
             "8".as_ref(),
             "--workers".as_ref(),
-            workers.as_ref(),
+            workers.to_string().as_ref(),
         ]);
-        // Its first line means the runtime is up.
-        let first = lines.next().expect("serve printed a line").unwrap();
-        assert!(first.contains("listening on"), "{first}");
-        let counted = threads_named(child.id(), "caxton-worker");
+        // The runtime's own count, as serve reports it. (`by_ref`: the pipe
+        // stays open, so serve's later lines do not fail to print.)
+        let line = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|l| l.trim_start().starts_with("workers:"))
+            .expect("serve reports its workers");
+        let reported: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        // The threads themselves. A new thread names itself once it runs, so
+        // on a busy machine the last worker may not be named yet: wait for it.
+        // (Blocking-pool threads carry the same name, hence at least.)
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        let mut named = threads_named(child.id(), "caxton-worker");
+        while named.is_some_and(|n| n < workers) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            named = threads_named(child.id(), "caxton-worker");
+        }
         child.kill().unwrap();
         child.wait().unwrap();
-        if let Some(n) = counted {
-            assert_eq!(n.to_string(), workers, "--workers {workers}");
+        assert_eq!(reported, workers, "--workers {workers}: {line}");
+        if let Some(n) = named {
+            assert!(n >= workers, "--workers {workers}: {n} named threads");
         }
     }
     let out = Command::new(env!("CARGO_BIN_EXE_caxton-run"))

@@ -62,6 +62,10 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         "  udp buffer:  {} KiB (receive; raise net.core.rmem_max for more)",
         server.udp_buffer() >> 10
     );
+    println!(
+        "  workers:     {} runtime threads (--workers sets them)",
+        runtime.metrics().num_workers()
+    );
     match &args.node.data_dir {
         Some(dir) => println!(
             "  data dir:    {} (identity, token and agents are kept there)",
