@@ -197,6 +197,12 @@ pub struct LoadReport {
     pub dropped: u64,
     /// Operations started later than `late_after` behind schedule.
     pub late: u64,
+    /// Open model: how far behind its schedule each operation was sent.
+    /// This is the generator's own share of every latency (the OS wakes
+    /// its sleeping thread late, and sends that fell due meanwhile go out
+    /// together), so a reader can tell it from the target's share. `None`
+    /// in the closed model, which has no schedule.
+    pub send_lag: Option<Histogram<u64>>,
     /// The open model's target rate, if any.
     pub rate: Option<f64>,
     /// The run window by window, if windows were asked for.
@@ -444,6 +450,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
         idle: (Mutex::new(()), Condvar::new()),
     });
     let (mut dropped, mut late) = (0, 0);
+    let mut send_lag = None;
     match options.model {
         Model::Closed { concurrency } => {
             let concurrency = concurrency.max(1);
@@ -485,6 +492,8 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
             };
             let mut offset = Duration::ZERO;
             let mut k: u64 = 0;
+            // Recorded by this thread alone: no lock on the send path.
+            let mut lag = new_histogram();
             loop {
                 let scheduled = start + offset;
                 if end.is_some_and(|end| scheduled >= end) || budget.is_some_and(|b| k >= b) {
@@ -504,15 +513,18 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
                 if run.in_flight.load(Relaxed) >= max_in_flight {
                     dropped += 1;
                 } else {
-                    if now - scheduled > options.late_after {
+                    let behind = now - scheduled;
+                    if behind > options.late_after {
                         late += 1;
                     }
+                    lag.saturating_record(behind.as_nanos().try_into().unwrap_or(u64::MAX));
                     run.start_op((k % SHARDS as u64) as usize, k, scheduled, |_| {});
                 }
                 k += 1;
                 offset += Duration::from_secs_f64(1.0 / rate_at(offset));
             }
             run.stopping.store(true, Relaxed);
+            send_lag = Some(lag);
         }
     }
     // Let what is in flight finish; what does not is lost.
@@ -583,6 +595,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
         lost,
         dropped,
         late,
+        send_lag,
         rate: match options.model {
             Model::Open { rate, .. } => Some(rate),
             Model::Closed { .. } => None,
@@ -752,6 +765,64 @@ mod tests {
             "{:?}",
             r.latency
         );
+    }
+
+    /// Holds the sending thread itself for `hold` at its `at`-th call, as a
+    /// target whose send path blocks would.
+    struct Holding {
+        calls: AtomicU64,
+        at: u64,
+        hold: Duration,
+    }
+
+    impl Target for Holding {
+        fn len(&self) -> usize {
+            1
+        }
+        fn call(&self, _index: usize, _payload: Vec<u8>, done: Done) {
+            if self.calls.fetch_add(1, Relaxed) == self.at {
+                std::thread::sleep(self.hold);
+            }
+            done(Ok(()));
+        }
+    }
+
+    #[test]
+    fn the_send_lag_shows_the_generator_falling_behind_its_schedule() {
+        let hold = Duration::from_millis(50);
+        let open = LoadOptions {
+            model: Model::Open {
+                rate: 1000.0,
+                max_in_flight: 10_000,
+            },
+            until: Until::Operations(200),
+            ..LoadOptions::default()
+        };
+        let target = Arc::new(Holding {
+            calls: AtomicU64::new(0),
+            at: 10,
+            hold,
+        });
+        let r = run_load(target, &open).unwrap();
+        let lag = r.send_lag.expect("an open run has a schedule");
+        // One lag per send...
+        assert_eq!(lag.len(), r.sent);
+        // ...and the sends due while the sender was held left that late:
+        // at 1000/s, the next one about the whole hold behind.
+        assert!(
+            lag.max() >= hold.as_nanos() as u64 - 1_000_000,
+            "max lag {} ns",
+            lag.max()
+        );
+        assert!(r.late > 0);
+
+        let closed = LoadOptions {
+            model: Model::Closed { concurrency: 2 },
+            until: Until::Operations(20),
+            ..LoadOptions::default()
+        };
+        let r = run_load(sleepy(2), &closed).unwrap();
+        assert!(r.send_lag.is_none(), "a closed run has no schedule");
     }
 
     #[test]

@@ -265,6 +265,9 @@ fn load_runs_closed_and_open_models_in_process_and_over_quic() {
         if b.count != 50 || b.messages != 200 { throw `broadcast: ${b}`; }
         let o = load(#{ name: "open", targets: local[0], rate: 2000, messages: 200 });
         if o.count + o.errors + o.dropped != 200 || o.rate != 2000.0 { throw `open: ${o}`; }
+        let lag = o.send_lag;
+        if lag.p50 > lag.p99 || lag.p99 > lag.max || lag.max <= 0 { throw `send lag: ${lag}`; }
+        if r.send_lag != () { throw `a closed run has no send lag: ${r.send_lag}`; }
 
         let n = serve();
         let far = spawn_many(connect(n.addr, n), "echo", 2, #{ name: "far" });

@@ -72,6 +72,15 @@ fn report_map(r: &LoadReport) -> Map {
     int("late", r.late);
     m.insert("throughput".into(), Dynamic::from(r.throughput));
     m.insert("rate".into(), r.rate.map_or(Dynamic::UNIT, Dynamic::from));
+    let send_lag = r.send_lag.as_ref().map_or(Dynamic::UNIT, |h| {
+        let mut lag = Map::new();
+        for (k, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+            lag.insert(k.into(), Dynamic::from(h.value_at_quantile(q) as i64));
+        }
+        lag.insert("max".into(), Dynamic::from(h.max() as i64));
+        Dynamic::from_map(lag)
+    });
+    m.insert("send_lag".into(), send_lag);
     let timeline: Array = r
         .timeline
         .iter()
