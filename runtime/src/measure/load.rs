@@ -150,6 +150,14 @@ pub struct LoadOptions {
     pub late_after: Duration,
     /// Open model only: a stretch at another rate.
     pub burst: Option<Burst>,
+    /// Open model only: the scheduler sleeps at least this long between
+    /// wake-ups, and the sends that fell due meanwhile go out together.
+    /// Their wait counts in their latency (timed from the schedule, as
+    /// always), so this changes the arrival pattern (batches every `tick`
+    /// instead of one send at a time), not what is timed. Where each
+    /// wake-up is costly (a small VM) fewer, larger batches cost the
+    /// generator and the target less CPU per request.
+    pub tick: Duration,
     /// Split the run into windows of this length (needs `Until::Elapsed`).
     pub window: Option<Duration>,
 }
@@ -170,6 +178,7 @@ impl Default for LoadOptions {
             drain: Duration::from_secs(10),
             late_after: Duration::from_millis(1),
             burst: None,
+            tick: Duration::ZERO,
             window: None,
         }
     }
@@ -507,7 +516,7 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
                     // ~60 us late; that lateness is part of each latency
                     // (timed from the schedule), and the sends that fell
                     // due meanwhile go out together.
-                    std::thread::sleep(scheduled - now);
+                    std::thread::sleep((scheduled - now).max(options.tick));
                     continue;
                 }
                 if run.in_flight.load(Relaxed) >= max_in_flight {
@@ -823,6 +832,49 @@ mod tests {
         };
         let r = run_load(sleepy(2), &closed).unwrap();
         assert!(r.send_lag.is_none(), "a closed run has no schedule");
+    }
+
+    /// Notes when each call came.
+    struct Clock(Mutex<Vec<Instant>>);
+
+    impl Target for Clock {
+        fn len(&self) -> usize {
+            1
+        }
+        fn call(&self, _index: usize, _payload: Vec<u8>, done: Done) {
+            self.0.lock().unwrap().push(Instant::now());
+            done(Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_tick_sends_what_fell_due_in_batches() {
+        // 100 sends 1 ms apart: one at a time, or with a 20 ms tick in
+        // about 5 batches (a gap between two calls marks a new batch).
+        let wakeups = |tick: Duration| {
+            let clock = Arc::new(Clock(Mutex::new(Vec::new())));
+            let options = LoadOptions {
+                model: Model::Open {
+                    rate: 1000.0,
+                    max_in_flight: 10_000,
+                },
+                until: Until::Operations(100),
+                tick,
+                ..LoadOptions::default()
+            };
+            let r = run_load(clock.clone(), &options).unwrap();
+            assert_eq!(r.latency.count, 100);
+            let calls = clock.0.lock().unwrap();
+            1 + calls
+                .windows(2)
+                .filter(|w| w[1] - w[0] > Duration::from_micros(500))
+                .count()
+        };
+        let batched = wakeups(Duration::from_millis(20));
+        assert!((2..=10).contains(&batched), "{batched} wake-ups");
+        // Without a tick, about one per send (a stalled host merges some).
+        let single = wakeups(Duration::ZERO);
+        assert!(single > 10, "{single} wake-ups without a tick");
     }
 
     #[test]

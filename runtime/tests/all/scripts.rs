@@ -268,6 +268,8 @@ fn load_runs_closed_and_open_models_in_process_and_over_quic() {
         let lag = o.send_lag;
         if lag.p50 > lag.p99 || lag.p99 > lag.max || lag.max <= 0 { throw `send lag: ${lag}`; }
         if r.send_lag != () { throw `a closed run has no send lag: ${r.send_lag}`; }
+        let t = load(#{ name: "ticked", targets: local, rate: 2000, messages: 100, tick: "5ms" });
+        if t.count + t.errors + t.dropped != 100 { throw `ticked: ${t}`; }
 
         let n = serve();
         let far = spawn_many(connect(n.addr, n), "echo", 2, #{ name: "far" });
@@ -278,6 +280,8 @@ fn load_runs_closed_and_open_models_in_process_and_over_quic() {
         if !e.contains("not both") { throw e; }
         try { load(#{ targets: local, pattern: "zigzag" }); } catch (x) { e = `${x}`; }
         if !e.contains("not a pattern") { throw e; }
+        try { load(#{ targets: local, concurrency: 2, tick: "1ms" }); } catch (x) { e = `${x}`; }
+        if !e.contains("give `rate`") { throw e; }
         "#,
         ScriptLimits::default(),
     )
@@ -288,7 +292,7 @@ fn load_runs_closed_and_open_models_in_process_and_over_quic() {
         .iter()
         .map(|m| m.name.as_str())
         .collect();
-    assert_eq!(names, ["closed", "broadcast", "open", "quic"]);
+    assert_eq!(names, ["closed", "broadcast", "open", "ticked", "quic"]);
 }
 
 #[test]

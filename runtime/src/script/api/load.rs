@@ -13,7 +13,7 @@ use crate::net::client::RemoteTargets;
 use crate::node::{AgentHandle, AgentTargets};
 use crate::script::runner::ScriptContext;
 
-const KEYS: &str = "targets, name, pattern, size, payload, concurrency, rate, duration, messages, warmup, drain, max_in_flight, burst, window";
+const KEYS: &str = "targets, name, pattern, size, payload, concurrency, rate, duration, messages, warmup, drain, max_in_flight, burst, tick, window";
 
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
@@ -178,12 +178,16 @@ fn parse(ctx: &ScriptContext, opts: &Map) -> Result<(Arc<dyn Target>, LoadOption
             "max_in_flight" => max_in_flight = count(value).map_err(bad)? as usize,
             "window" => options.window = Some(duration(value).map_err(bad)?),
             "burst" => options.burst = Some(burst(value).map_err(bad)?),
+            "tick" => options.tick = duration(value).map_err(bad)?,
             other => {
                 return Err(format!(
                     "unknown load option `{other}`: the options are {KEYS}"
                 ));
             }
         }
+    }
+    if !options.tick.is_zero() && rate.is_none() {
+        return Err("load: `tick` batches an open model's sends: give `rate` too".into());
     }
     if options.burst.is_some() && rate.is_none() {
         return Err("load: `burst` changes an open model's rate: give `rate` too".into());
