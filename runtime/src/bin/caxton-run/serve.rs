@@ -63,7 +63,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         server.udp_buffer() >> 10
     );
     println!(
-        "  workers:     {} runtime threads (--workers sets them)",
+        "  workers:     {} (runtime threads; --workers sets them)",
         runtime.metrics().num_workers()
     );
     match &args.node.data_dir {
