@@ -647,6 +647,18 @@ mod tests {
         }
     }
 
+    /// `operations` sends at `rate` per second (open model).
+    fn open_at(rate: f64, operations: u64) -> LoadOptions {
+        LoadOptions {
+            model: Model::Open {
+                rate,
+                max_in_flight: 10_000,
+            },
+            until: Until::Operations(operations),
+            ..LoadOptions::default()
+        }
+    }
+
     fn sleepy(n: usize) -> Arc<Sleepy> {
         Arc::new(Sleepy {
             n,
@@ -756,15 +768,7 @@ mod tests {
             r.latency
         );
 
-        let open = LoadOptions {
-            model: Model::Open {
-                rate: 1000.0,
-                max_in_flight: 10_000,
-            },
-            until: Until::Operations(400),
-            ..LoadOptions::default()
-        };
-        let r = run_load(Serial::new(20, stall), &open).unwrap();
+        let r = run_load(Serial::new(20, stall), &open_at(1000.0, 400)).unwrap();
         assert_eq!(r.latency.count, 400);
         assert_eq!(r.rate, Some(1000.0));
         // Every operation scheduled during the stall waited for it, timed
@@ -799,20 +803,12 @@ mod tests {
     #[test]
     fn the_send_lag_shows_the_generator_falling_behind_its_schedule() {
         let hold = Duration::from_millis(50);
-        let open = LoadOptions {
-            model: Model::Open {
-                rate: 1000.0,
-                max_in_flight: 10_000,
-            },
-            until: Until::Operations(200),
-            ..LoadOptions::default()
-        };
         let target = Arc::new(Holding {
             calls: AtomicU64::new(0),
             at: 10,
             hold,
         });
-        let r = run_load(target, &open).unwrap();
+        let r = run_load(target, &open_at(1000.0, 200)).unwrap();
         let lag = r.send_lag.expect("an open run has a schedule");
         // One lag per send...
         assert_eq!(lag.len(), r.sent);
@@ -854,13 +850,8 @@ mod tests {
         let wakeups = |tick: Duration| {
             let clock = Arc::new(Clock(Mutex::new(Vec::new())));
             let options = LoadOptions {
-                model: Model::Open {
-                    rate: 1000.0,
-                    max_in_flight: 10_000,
-                },
-                until: Until::Operations(100),
                 tick,
-                ..LoadOptions::default()
+                ..open_at(1000.0, 100)
             };
             let r = run_load(clock.clone(), &options).unwrap();
             assert_eq!(r.latency.count, 100);
