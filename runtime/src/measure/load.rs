@@ -512,10 +512,11 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
                 sample_rss(now.min(scheduled));
                 if scheduled > now {
                     // Sleep, never spin: a spinning scheduler would take a
-                    // core from what it measures. The OS wakes it up to
-                    // ~60 us late; that lateness is part of each latency
-                    // (timed from the schedule), and the sends that fell
-                    // due meanwhile go out together.
+                    // core from what it measures. The OS wakes it late
+                    // (tens of us on bare metal, hundreds on a small VM);
+                    // that lateness is part of each latency (timed from
+                    // the schedule) and `send_lag` reports it, and the
+                    // sends that fell due meanwhile go out together.
                     std::thread::sleep((scheduled - now).max(options.tick));
                     continue;
                 }
