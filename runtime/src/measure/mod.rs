@@ -12,4 +12,4 @@ pub mod sampler;
 pub mod stats;
 
 pub use sampler::{Sampler, SamplerOptions};
-pub use stats::{Resources, Stats, new_histogram, spread};
+pub use stats::{Resources, SendLag, Stats, new_histogram, spread};

@@ -55,6 +55,37 @@ pub struct Stats {
     /// What the process used while this was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
+    /// An open-model load run's own lateness, which every latency above
+    /// includes; `None` for anything without a schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lag: Option<SendLag>,
+}
+
+/// How far behind its schedule an open-model load generator sent, ns: its
+/// own share of every latency it reports, so a p99 can be judged against
+/// what the generator (and the OS waking it) added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendLag {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Latest.
+    pub max: u64,
+}
+
+impl SendLag {
+    /// The lag's summary from one lag per send.
+    pub fn from_histogram(h: &Histogram<u64>) -> SendLag {
+        SendLag {
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
 }
 
 /// The process's resources around one measurement.
@@ -121,6 +152,7 @@ impl Stats {
             first_error,
             noise: 0.0,
             resources: None,
+            send_lag: None,
         }
     }
 }

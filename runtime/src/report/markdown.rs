@@ -1,6 +1,7 @@
 //! The report as Markdown: Summary, Throughput, Latency and Resource Usage
 //! tables, each figure as Baseline / Current / Change (the baseline columns
-//! show `-` when the run was not compared with one).
+//! show `-` when the run was not compared with one), and the send lag of
+//! open-model load runs.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -79,6 +80,23 @@ pub fn render_markdown(report: &Report) -> String {
             human_ns(s.max as f64),
             s.errors
         ));
+    }
+
+    if report.measurements.iter().any(|s| s.send_lag.is_some()) {
+        out.push_str(
+            "\n## Send Lag\n\nHow far behind its schedule the open-model load generator sent: its own share of each latency above.\n\n| Measurement | p50 | p99 | p99.9 | max |\n|---|--:|--:|--:|--:|\n",
+        );
+        for s in &report.measurements {
+            let Some(lag) = s.send_lag else { continue };
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                cell(&s.name),
+                human_ns(lag.p50 as f64),
+                human_ns(lag.p99 as f64),
+                human_ns(lag.p999 as f64),
+                human_ns(lag.max as f64)
+            ));
+        }
     }
 
     out.push_str(
@@ -182,6 +200,26 @@ mod tests {
         assert!(md.contains("64.0 MiB"), "{md}");
         assert!(md.contains("- WASM overhead 1.4x"), "{md}");
         assert!(md.contains("3 regression(s)"), "mean, p50 and p99:\n{md}");
+    }
+
+    #[test]
+    fn an_open_load_run_has_its_send_lag_and_others_none() {
+        assert!(!render_markdown(&report(1000)).contains("## Send Lag"));
+        let mut r = report(1000);
+        r.measurements[0].send_lag = Some(crate::measure::SendLag {
+            p50: 40_000,
+            p99: 300_000,
+            p999: 1_200_000,
+            max: 5_000_000,
+        });
+        let md = render_markdown(&r);
+        assert!(
+            md.contains("| echo \\| burst | 40.00 µs | 300.00 µs | 1.20 ms | 5.00 ms |"),
+            "{md}"
+        );
+        let table = crate::report::render_table(&r);
+        assert!(table.contains("send lag"), "{table}");
+        assert!(table.contains("300.00 µs"), "{table}");
     }
 
     #[test]

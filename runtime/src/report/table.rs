@@ -34,6 +34,36 @@ pub fn render_table(report: &Report) -> String {
         ]);
     }
     let mut out = grid(&rows);
+    let lags: Vec<_> = report
+        .measurements
+        .iter()
+        .filter_map(|s| Some((s, s.send_lag?)))
+        .collect();
+    if !lags.is_empty() {
+        // The generator's own share: a p99 above is judged against it.
+        let mut rows = vec![
+            [
+                "send lag (inside each latency above)",
+                "p50",
+                "p99",
+                "p99.9",
+                "max",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for (s, lag) in lags {
+            rows.push(vec![
+                s.name.clone(),
+                human_ns(lag.p50 as f64),
+                human_ns(lag.p99 as f64),
+                human_ns(lag.p999 as f64),
+                human_ns(lag.max as f64),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&grid(&rows));
+    }
     if !report.comparisons.is_empty() {
         let mut rows = vec![vec![
             "comparison".to_string(),

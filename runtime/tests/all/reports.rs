@@ -100,7 +100,8 @@ fn a_saved_baseline_is_compared_and_a_regression_exits_3() {
 #[test]
 fn plots_resources_and_bad_names() {
     let dir = scratch("plots");
-    std::fs::write(dir.join("p.rhai"), SCRIPT).unwrap();
+    let open = r#"load(#{ name: "open", targets: [a], rate: 2000, messages: 100 });"#;
+    std::fs::write(dir.join("p.rhai"), format!("{SCRIPT}{open}\n")).unwrap();
     let json = dir.join("p.json");
     let out = caxton_run(
         &dir,
@@ -120,7 +121,7 @@ fn plots_resources_and_bad_names() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     svgs.sort();
-    assert_eq!(svgs, ["01-work.svg", "02-burst.svg"]);
+    assert_eq!(svgs, ["01-work.svg", "02-burst.svg", "03-open.svg"]);
     let svg = std::fs::read_to_string(dir.join("plots/02-burst.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
     // Every measurement carries the process's resources.
@@ -132,6 +133,15 @@ fn plots_resources_and_bad_names() {
         assert_eq!(r.rss_per_agent, Some(r.rss_bytes));
         assert!(r.cpu_s >= 0.0);
     }
+    // Only the open-model run has a schedule to lag behind, shown apart.
+    let lags: Vec<_> = report
+        .measurements
+        .iter()
+        .map(|m| (m.name.as_str(), m.send_lag.is_some()))
+        .collect();
+    assert_eq!(lags, [("work", false), ("burst", false), ("open", true)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("send lag"), "{stdout}");
 
     // A baseline name that would leave the results dir is refused up front.
     let out = caxton_run(&dir, "p.rhai", &["--save-baseline", "../evil"]);

@@ -25,7 +25,8 @@ pub(crate) struct ScriptArgs {
     json: Option<PathBuf>,
 
     /// Also write the report as Markdown (Summary, Throughput, Latency,
-    /// Resource Usage; Baseline / Current / Change) to FILE.
+    /// Resource Usage; Baseline / Current / Change; and the send lag of
+    /// open-model load runs) to FILE.
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
 

@@ -8,6 +8,7 @@ use super::job::Job;
 use super::options::{count, duration};
 use super::remote::RemoteAgent;
 use super::{Fallible, fail, stats_map};
+use crate::measure::SendLag;
 use crate::measure::load::{Burst, LoadOptions, LoadReport, Model, Target, Until, run_load};
 use crate::net::client::RemoteTargets;
 use crate::node::{AgentHandle, AgentTargets};
@@ -55,12 +56,13 @@ fn execute(
     // In the report a load run's throughput is messages per second.
     stats.throughput = report.throughput;
     stats.resources = usage.end(c);
-    let map = report_map(&report);
+    stats.send_lag = report.send_lag.as_ref().map(SendLag::from_histogram);
+    let map = report_map(&report, stats.send_lag);
     c.record_with(stats, report.histogram);
     Ok(map)
 }
 
-fn report_map(r: &LoadReport) -> Map {
+fn report_map(r: &LoadReport, send_lag: Option<SendLag>) -> Map {
     let mut m = stats_map(&r.latency);
     let mut int = |k: &str, v: u64| {
         m.insert(k.into(), Dynamic::from(v as i64));
@@ -72,12 +74,16 @@ fn report_map(r: &LoadReport) -> Map {
     int("late", r.late);
     m.insert("throughput".into(), Dynamic::from(r.throughput));
     m.insert("rate".into(), r.rate.map_or(Dynamic::UNIT, Dynamic::from));
-    let send_lag = r.send_lag.as_ref().map_or(Dynamic::UNIT, |h| {
+    let send_lag = send_lag.map_or(Dynamic::UNIT, |l| {
         let mut lag = Map::new();
-        for (k, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
-            lag.insert(k.into(), Dynamic::from(h.value_at_quantile(q) as i64));
+        for (k, v) in [
+            ("p50", l.p50),
+            ("p99", l.p99),
+            ("p999", l.p999),
+            ("max", l.max),
+        ] {
+            lag.insert(k.into(), Dynamic::from(v as i64));
         }
-        lag.insert("max".into(), Dynamic::from(h.max() as i64));
         Dynamic::from_map(lag)
     });
     m.insert("send_lag".into(), send_lag);
