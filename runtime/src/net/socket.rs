@@ -40,8 +40,8 @@ pub(crate) fn endpoint(
 }
 
 /// A UDP socket bound to `addr`, its buffers as large as the OS allows up
-/// to [`WANTED_BUFFER`], and the receive buffer it got (see
-/// [`recv_buffer`]).
+/// to [`WANTED_BUFFER`], and the receive buffer it got, in bytes as Linux
+/// reports it (twice what it grants; the other half is its bookkeeping).
 pub(crate) fn bind(addr: SocketAddr) -> io::Result<(UdpSocket, usize)> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Failing to enlarge a buffer is not fatal: the socket works, only
@@ -79,18 +79,12 @@ pub fn os_limit() -> Option<usize> {
         .and_then(|s| s.trim().parse().ok())
 }
 
-/// The smallest [`recv_buffer`] a socket from [`bind`] should report: all
+/// The smallest receive buffer a socket from [`bind`] should report: all
 /// of [`WANTED_BUFFER`] or the OS limit, whichever is less (Linux reports
 /// at least that, being twice what it grants); where the limit is unknown,
 /// anything.
 pub fn least_expected() -> usize {
     os_limit().map_or(1, |limit| limit.min(WANTED_BUFFER))
-}
-
-/// The receive buffer the OS gave `socket`, in bytes (Linux reports twice
-/// what it grants; the other half is its own bookkeeping).
-pub fn recv_buffer(socket: &UdpSocket) -> io::Result<usize> {
-    socket2::SockRef::from(socket).recv_buffer_size()
 }
 
 #[cfg(test)]
@@ -99,9 +93,7 @@ mod tests {
 
     #[test]
     fn the_socket_gets_more_than_the_default_buffer_where_the_os_allows() {
-        let (socket, got) = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (_socket, got) = bind("127.0.0.1:0".parse().unwrap()).unwrap();
         assert!(got >= least_expected(), "got {got}, limit {:?}", os_limit());
-        // What bind says is what the socket has.
-        assert_eq!(recv_buffer(&socket).unwrap(), got);
     }
 }
