@@ -5,7 +5,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::table::{metric_value, percent};
+use super::table::{lag_cells, metric_value, percent};
 use super::threshold::Verdict;
 use super::{BaselineComparison, Report};
 use crate::measure::Stats;
@@ -89,12 +89,9 @@ pub fn render_markdown(report: &Report) -> String {
         for s in &report.measurements {
             let Some(lag) = s.send_lag else { continue };
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
+                "| {} | {} |\n",
                 cell(&s.name),
-                human_ns(lag.p50 as f64),
-                human_ns(lag.p99 as f64),
-                human_ns(lag.p999 as f64),
-                human_ns(lag.max as f64)
+                lag_cells(&lag).join(" | ")
             ));
         }
     }

@@ -53,13 +53,9 @@ pub fn render_table(report: &Report) -> String {
             .to_vec(),
         ];
         for (s, lag) in lags {
-            rows.push(vec![
-                s.name.clone(),
-                human_ns(lag.p50 as f64),
-                human_ns(lag.p99 as f64),
-                human_ns(lag.p999 as f64),
-                human_ns(lag.max as f64),
-            ]);
+            let mut row = vec![s.name.clone()];
+            row.extend(lag_cells(&lag));
+            rows.push(row);
         }
         out.push('\n');
         out.push_str(&grid(&rows));
@@ -139,6 +135,11 @@ pub fn render_table(report: &Report) -> String {
         }
     }
     out
+}
+
+/// A send lag's p50, p99, p99.9 and max for people (table and Markdown).
+pub(crate) fn lag_cells(lag: &crate::measure::SendLag) -> [String; 4] {
+    [lag.p50, lag.p99, lag.p999, lag.max].map(|ns| human_ns(ns as f64))
 }
 
 /// A metric's value for people: a rate for throughput, a time otherwise.
