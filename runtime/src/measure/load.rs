@@ -429,8 +429,12 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
     let hists: Vec<_> = (0..SHARDS)
         .map(|_| Mutex::new(touched(new_histogram())))
         .collect();
-    // Recorded by the open model's scheduling thread alone: no lock.
-    let mut lag = touched(new_histogram());
+    // The open model's send lag, recorded by its scheduling thread alone
+    // (no lock); the closed model has no schedule to lag behind.
+    let mut send_lag = match options.model {
+        Model::Open { .. } => Some(touched(new_histogram())),
+        Model::Closed { .. } => None,
+    };
     let start = Instant::now();
     let (end, budget) = match options.until {
         Until::Elapsed(d) => (Some(start + d), None),
@@ -475,7 +479,6 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
         idle: (Mutex::new(()), Condvar::new()),
     });
     let (mut dropped, mut late) = (0, 0);
-    let mut send_lag = None;
     match options.model {
         Model::Closed { concurrency } => {
             let concurrency = concurrency.max(1);
@@ -541,14 +544,15 @@ fn run_once(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport
                     if behind > options.late_after {
                         late += 1;
                     }
-                    lag.saturating_record(behind.as_nanos().try_into().unwrap_or(u64::MAX));
+                    if let Some(lag) = send_lag.as_mut() {
+                        lag.saturating_record(behind.as_nanos().try_into().unwrap_or(u64::MAX));
+                    }
                     run.start_op((k % SHARDS as u64) as usize, k, scheduled, |_| {});
                 }
                 k += 1;
                 offset += Duration::from_secs_f64(1.0 / rate_at(offset));
             }
             run.stopping.store(true, Relaxed);
-            send_lag = Some(lag);
         }
     }
     // Let what is in flight finish; what does not is lost.
