@@ -27,6 +27,10 @@ pub struct ScriptContext {
     pub restore: Option<crate::node::RestoreReport>,
     /// Nodes the script started with `serve()`, alive until it ends.
     pub(crate) served: Arc<Mutex<Vec<super::api::Served>>>,
+    /// Runtimes that `serve()` and `connect()` started with `workers`;
+    /// declared after `served`, so those nodes close before their threads
+    /// stop.
+    pub(crate) threads: Arc<Mutex<Vec<super::api::Threads>>>,
     /// `threshold()` rules, judged by [`ScriptContext::finish`].
     pub(crate) thresholds: Arc<Mutex<Vec<crate::report::threshold::Threshold>>>,
     /// The latency histogram of each measurement, by name (for baselines
@@ -72,6 +76,7 @@ impl ScriptContext {
             request_timeout: Duration::from_secs(10),
             restore: None,
             served: Arc::default(),
+            threads: Arc::default(),
             thresholds: Arc::default(),
             histograms: Arc::default(),
             progress: None,

@@ -240,6 +240,52 @@ fn a_script_serves_connects_and_drives_remote_agents() {
     result.unwrap();
 }
 
+/// This process's threads whose name starts with `prefix` (Linux names
+/// threads in `/proc/self/task/*/comm`, cut to 15 bytes).
+#[cfg(target_os = "linux")]
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_and_connect_with_workers_run_on_threads_of_their_own_until_the_script_ends() {
+    let ctx = run(
+        r#"
+        let b = serve(#{ name: "ownthreads", workers: 2 });
+        b.workers = 1;
+        let far = spawn_many(connect(b.addr, b), "echo", 2, #{ name: "far" });
+        if request(far[1], "own") != "own" { throw "bad reply"; }
+        let q = load(#{ name: "quic", targets: far, concurrency: 8, messages: 200 });
+        if q.count != 200 || q.errors != 0 { throw `quic: ${q}`; }
+        let e = "";
+        try { serve(#{ workers: 0 }); } catch (x) { e = `${x}`; }
+        if !e.contains("serve option `workers`: expected a number of threads, 1 or more, got 0") { throw e; }
+        try { connect(b.addr, #{ fingerprint: b.fingerprint, token: b.token, workers: "two" }); } catch (x) { e = `${x}`; }
+        if !e.contains("connect option `workers`") { throw e; }
+        "#,
+        ScriptLimits::default(),
+    )
+    .unwrap();
+    assert_eq!(threads_named("caxton-ownthre"), 2, "the node's workers");
+    assert_eq!(threads_named("caxton-client"), 1, "the client's worker");
+    drop(ctx);
+    // Shut down in the background: they go soon; the bound only keeps a
+    // runtime that never stops from hanging the test.
+    let bound = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while threads_named("caxton-ownthre") + threads_named("caxton-client") > 0 {
+        assert!(
+            std::time::Instant::now() < bound,
+            "the script's own runtimes did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn a_wrong_token_in_a_script_is_a_clear_error() {
     let result = run(

@@ -8,7 +8,7 @@ mod remote;
 mod spawn_syntax;
 mod workflow;
 
-pub(crate) use remote::Served;
+pub(crate) use remote::{Served, Threads};
 
 use std::time::Duration;
 

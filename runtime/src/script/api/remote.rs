@@ -42,6 +42,61 @@ impl Drop for Served {
     }
 }
 
+/// Worker threads of their own for a node from `serve(#{ workers })` or a
+/// client from `connect(addr, #{ workers })`, alive until the script ends.
+///
+/// On one shared runtime the client, the load generator and the node's
+/// agents queue behind each other on the same workers; with threads of
+/// their own they are scheduled as two processes would be, and the QUIC
+/// figures are those of a client and a node.
+#[derive(Debug)]
+pub(crate) struct Threads {
+    /// `Some` until drop (a runtime cannot be dropped inside another
+    /// runtime's context, so drop shuts it down in the background).
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Threads {
+    /// A runtime of `value` workers (a positive integer), its threads named
+    /// after `name`; `option` names the script option in errors.
+    fn start(option: &str, value: &Dynamic, name: &str) -> Fallible<Threads> {
+        let n = value
+            .as_int()
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                fail(format!(
+                    "{option} option `workers`: expected a number of threads, 1 or more, got {value}"
+                ))
+            })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .thread_name(format!("caxton-{name}"))
+            .build()
+            .map_err(|e| fail(format!("{option}: starting {n} worker threads: {e}")))?;
+        Ok(Threads {
+            runtime: Some(runtime),
+        })
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives until drop")
+            .handle()
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     engine
         .register_type_with_name::<RemoteNode>("RemoteNode")
@@ -234,9 +289,9 @@ fn connect(ctx: &ScriptContext, addr: &str, opts: &Map) -> Fallible<RemoteNode> 
         }
     };
     for key in opts.keys() {
-        if !["fingerprint", "token", "name", "addr", "tenant"].contains(&key.as_str()) {
+        if !["fingerprint", "token", "name", "addr", "tenant", "workers"].contains(&key.as_str()) {
             return Err(fail(format!(
-                "unknown connect option `{key}`: the options are fingerprint, token, name (the map serve() returns is accepted as is)"
+                "unknown connect option `{key}`: the options are fingerprint, token, name, workers (the map serve() returns is accepted as is)"
             )));
         }
     }
@@ -251,11 +306,17 @@ fn connect(ctx: &ScriptContext, addr: &str, opts: &Map) -> Fallible<RemoteNode> 
     let token = text("token")?.ok_or_else(|| {
         fail("connect: the option `token` is required (caxton-run serve prints it)")
     })?;
-    let remote = ctx
-        .node
-        .runtime()
+    let threads = opts
+        .get("workers")
+        .map(|n| Threads::start("connect", n, "client"))
+        .transpose()?;
+    let rt = threads
+        .as_ref()
+        .map_or_else(|| ctx.node.runtime(), Threads::handle);
+    let remote = rt
         .block_on(RemoteNode::connect(addr, &fingerprint, &token))
         .map_err(fail)?;
+    ctx.threads.lock().unwrap().extend(threads);
     // Agents of the script's node reach it as `name@peer`.
     let peer = text("name")?.unwrap_or_else(|| remote.name().to_string());
     ctx.node.link(DEFAULT_TENANT, &peer, remote.clone());
@@ -266,7 +327,12 @@ fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
     let mut listen = "127.0.0.1:0".to_string();
     let mut name = None;
     let mut tenant = DEFAULT_TENANT.to_string();
+    let mut workers = None;
     for (key, value) in opts {
+        if key == "workers" {
+            workers = Some(value);
+            continue;
+        }
         let value = value
             .clone()
             .into_string()
@@ -277,7 +343,7 @@ fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
             "tenant" => tenant = value,
             other => {
                 return Err(fail(format!(
-                    "unknown serve option `{other}`: the options are listen, name, tenant"
+                    "unknown serve option `{other}`: the options are listen, name, tenant, workers"
                 )));
             }
         }
@@ -291,7 +357,13 @@ fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
     let name = name.unwrap_or_else(|| format!("node-{}", served.len() + 1));
     let identity = Identity::generate().map_err(fail)?;
     let token = new_token().map_err(fail)?;
-    let node = Node::new(ctx.node.engine().clone(), ctx.node.runtime().clone());
+    let threads = workers
+        .map(|n| Threads::start("serve", n, &name))
+        .transpose()?;
+    let rt = threads
+        .as_ref()
+        .map_or_else(|| ctx.node.runtime(), Threads::handle);
+    let node = Node::new(ctx.node.engine().clone(), rt.clone());
     let mut options = ServerOptions::new(listen, &token, &tenant);
     options.name = name.clone();
     let server = Server::start(node.clone(), &identity, options).map_err(fail)?;
@@ -305,5 +377,6 @@ fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
     m.insert("name".into(), name.into());
     m.insert("tenant".into(), tenant.into());
     served.push(Served(server, node));
+    ctx.threads.lock().unwrap().extend(threads);
     Ok(m)
 }
