@@ -253,7 +253,7 @@ fn threads_named(prefix: &str) -> usize {
 
 #[cfg(target_os = "linux")]
 #[test]
-fn serve_and_connect_with_workers_run_on_threads_of_their_own_until_the_script_ends() {
+fn serve_connect_and_threads_run_on_threads_of_their_own_until_the_script_ends() {
     let ctx = run(
         r#"
         let b = serve(#{ name: "ownthreads", workers: 2 });
@@ -262,22 +262,37 @@ fn serve_and_connect_with_workers_run_on_threads_of_their_own_until_the_script_e
         if request(far[1], "own") != "own" { throw "bad reply"; }
         let q = load(#{ name: "quic", targets: far, concurrency: 8, messages: 200 });
         if q.count != 200 || q.errors != 0 { throw `quic: ${q}`; }
+        // A node and its client on one runtime of their own.
+        let t = threads(1);
+        if t.workers != 1 { throw `threads: ${t}`; }
+        let c = serve(#{ name: "solo", workers: t });
+        c.workers = t;
+        let near = spawn(connect(c.addr, c), "echo");
+        if request(near, "shared") != "shared" { throw "bad reply on shared threads"; }
         let e = "";
         try { serve(#{ workers: 0 }); } catch (x) { e = `${x}`; }
         if !e.contains("serve option `workers`: expected a number of threads, 1 or more, got 0") { throw e; }
         try { connect(b.addr, #{ fingerprint: b.fingerprint, token: b.token, workers: "two" }); } catch (x) { e = `${x}`; }
-        if !e.contains("connect option `workers`") { throw e; }
+        if !e.contains("connect option `workers`: expected a number of threads or threads(n), got string") { throw e; }
+        try { threads(-1); } catch (x) { e = `${x}`; }
+        if !e.contains("threads(n): expected a number of threads, 1 or more, got -1") { throw e; }
         "#,
         ScriptLimits::default(),
     )
     .unwrap();
     assert_eq!(threads_named("caxton-ownthre"), 2, "the node's workers");
     assert_eq!(threads_named("caxton-client"), 1, "the client's worker");
+    assert_eq!(threads_named("caxton-threads"), 1, "threads(1), shared");
+    assert_eq!(threads_named("caxton-solo"), 0, "`solo` shares threads(1)");
     drop(ctx);
     // Shut down in the background: they go soon; the bound only keeps a
     // runtime that never stops from hanging the test.
     let bound = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while threads_named("caxton-ownthre") + threads_named("caxton-client") > 0 {
+    while threads_named("caxton-ownthre")
+        + threads_named("caxton-client")
+        + threads_named("caxton-threads")
+        > 0
+    {
         assert!(
             std::time::Instant::now() < bound,
             "the script's own runtimes did not stop"

@@ -6,9 +6,11 @@ mod load;
 mod options;
 mod remote;
 mod spawn_syntax;
+mod threads;
 mod workflow;
 
-pub(crate) use remote::{Served, Threads};
+pub(crate) use remote::Served;
+pub(crate) use threads::Threads;
 
 use std::time::Duration;
 
@@ -34,6 +36,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     register_agents(engine, ctx);
     register_measure(engine, ctx);
     remote::register(engine, ctx);
+    threads::register(engine, ctx);
     load::register(engine, ctx);
     job::register(engine);
     register_thresholds(engine, ctx);

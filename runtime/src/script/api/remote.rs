@@ -8,6 +8,7 @@ use std::time::Duration;
 use rhai::{Array, Dynamic, Engine, Map};
 
 use super::options::{self, option_pairs};
+use super::threads::Threads;
 use super::{Fallible, fail};
 use crate::core::spawn::OptionValue;
 use crate::net::client::RemoteNode;
@@ -39,61 +40,6 @@ impl Served {
 impl Drop for Served {
     fn drop(&mut self) {
         self.0.close();
-    }
-}
-
-/// Worker threads of their own for a node from `serve(#{ workers })` or a
-/// client from `connect(addr, #{ workers })`, alive until the script ends.
-///
-/// On one shared runtime the client, the load generator and the node's
-/// agents queue behind each other on the same workers; with threads of
-/// their own they are scheduled as two processes would be, and the QUIC
-/// figures are those of a client and a node.
-#[derive(Debug)]
-pub(crate) struct Threads {
-    /// `Some` until drop (a runtime cannot be dropped inside another
-    /// runtime's context, so drop shuts it down in the background).
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Threads {
-    /// A runtime of `value` workers (a positive integer), its threads named
-    /// after `name`; `option` names the script option in errors.
-    fn start(option: &str, value: &Dynamic, name: &str) -> Fallible<Threads> {
-        let n = value
-            .as_int()
-            .ok()
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|&n| n > 0)
-            .ok_or_else(|| {
-                fail(format!(
-                    "{option} option `workers`: expected a number of threads, 1 or more, got {value}"
-                ))
-            })?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_all()
-            .thread_name(format!("caxton-{name}"))
-            .build()
-            .map_err(|e| fail(format!("{option}: starting {n} worker threads: {e}")))?;
-        Ok(Threads {
-            runtime: Some(runtime),
-        })
-    }
-
-    fn handle(&self) -> &tokio::runtime::Handle {
-        self.runtime
-            .as_ref()
-            .expect("the runtime lives until drop")
-            .handle()
-    }
-}
-
-impl Drop for Threads {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 
@@ -308,7 +254,7 @@ fn connect(ctx: &ScriptContext, addr: &str, opts: &Map) -> Fallible<RemoteNode> 
     })?;
     let threads = opts
         .get("workers")
-        .map(|n| Threads::start("connect", n, "client"))
+        .map(|n| Threads::from_option(ctx, "connect", n, "client"))
         .transpose()?;
     let rt = threads
         .as_ref()
@@ -316,7 +262,6 @@ fn connect(ctx: &ScriptContext, addr: &str, opts: &Map) -> Fallible<RemoteNode> 
     let remote = rt
         .block_on(RemoteNode::connect(addr, &fingerprint, &token))
         .map_err(fail)?;
-    ctx.threads.lock().unwrap().extend(threads);
     // Agents of the script's node reach it as `name@peer`.
     let peer = text("name")?.unwrap_or_else(|| remote.name().to_string());
     ctx.node.link(DEFAULT_TENANT, &peer, remote.clone());
@@ -358,7 +303,7 @@ fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
     let identity = Identity::generate().map_err(fail)?;
     let token = new_token().map_err(fail)?;
     let threads = workers
-        .map(|n| Threads::start("serve", n, &name))
+        .map(|n| Threads::from_option(ctx, "serve", n, &name))
         .transpose()?;
     let rt = threads
         .as_ref()
@@ -377,6 +322,5 @@ fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
     m.insert("name".into(), name.into());
     m.insert("tenant".into(), tenant.into());
     served.push(Served(server, node));
-    ctx.threads.lock().unwrap().extend(threads);
     Ok(m)
 }

@@ -1,0 +1,104 @@
+//! Worker threads of their own for what a script starts: `threads(n)`, and
+//! the `workers` option of `serve()` and `connect()`.
+//!
+//! Without them a served node, a client and the script's own agents share
+//! the script's runtime (`--workers`), and queue behind each other on the
+//! same workers. With them they are scheduled apart, as separate processes
+//! would be; and a node and its client can share one runtime of their own,
+//! away from the in-process agents. Which is faster depends on the machine
+//! (README, Run a node, has what was measured).
+
+use std::sync::Arc;
+
+use rhai::{Dynamic, Engine};
+
+use super::{Fallible, fail};
+use crate::script::runner::ScriptContext;
+
+/// A tokio runtime a script started, shared by whatever it was given to and
+/// alive until the last of them, and the script, are gone.
+#[derive(Debug, Clone)]
+pub(crate) struct Threads(Arc<Own>);
+
+#[derive(Debug)]
+struct Own {
+    /// `Some` until drop (a runtime cannot be dropped inside another
+    /// runtime's context, so drop shuts it down in the background).
+    runtime: Option<tokio::runtime::Runtime>,
+    workers: usize,
+}
+
+impl Drop for Own {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Threads {
+    /// A runtime of `n` workers named `caxton-NAME`; `what` says who asked,
+    /// for errors.
+    fn start(ctx: &ScriptContext, what: &str, n: i64, name: &str) -> Fallible<Threads> {
+        let workers = usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
+            fail(format!(
+                "{what}: expected a number of threads, 1 or more, got {n}"
+            ))
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .thread_name(format!("caxton-{name}"))
+            .build()
+            .map_err(|e| fail(format!("{what}: starting {workers} worker threads: {e}")))?;
+        let threads = Threads(Arc::new(Own {
+            runtime: Some(runtime),
+            workers,
+        }));
+        // Kept until the script ends, after the nodes it served close.
+        ctx.threads.lock().unwrap().push(threads.clone());
+        Ok(threads)
+    }
+
+    /// The `workers` option of `serve()` or `connect()` (`option` names
+    /// which): a number of threads of its own, or the `threads(n)` to share.
+    pub(crate) fn from_option(
+        ctx: &ScriptContext,
+        option: &str,
+        value: &Dynamic,
+        name: &str,
+    ) -> Fallible<Threads> {
+        if let Some(threads) = value.clone().try_cast::<Threads>() {
+            return Ok(threads);
+        }
+        let what = format!("{option} option `workers`");
+        match value.as_int() {
+            Ok(n) => Threads::start(ctx, &what, n, name),
+            Err(t) => Err(fail(format!(
+                "{what}: expected a number of threads or threads(n), got {t}"
+            ))),
+        }
+    }
+
+    /// Where the node's or client's tasks are spawned.
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        self.0
+            .runtime
+            .as_ref()
+            .expect("the runtime lives until drop")
+            .handle()
+    }
+}
+
+pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
+    engine
+        .register_type_with_name::<Threads>("Threads")
+        .register_get("workers", |t: &mut Threads| t.0.workers as i64)
+        .register_fn("to_string", |t: &mut Threads| {
+            format!("threads({})", t.0.workers)
+        });
+    let c = ctx.clone();
+    engine.register_fn("threads", move |n: i64| -> Fallible<Threads> {
+        Threads::start(&c, "threads(n)", n, "threads")
+    });
+}
