@@ -27,9 +27,9 @@ pub struct ScriptContext {
     pub restore: Option<crate::node::RestoreReport>,
     /// Nodes the script started with `serve()`, alive until it ends.
     pub(crate) served: Arc<Mutex<Vec<super::api::Served>>>,
-    /// Runtimes that `serve()` and `connect()` started with `workers`;
-    /// declared after `served`, so those nodes close before their threads
-    /// stop.
+    /// Runtimes the script started (`threads(n)`, and `serve()` and
+    /// `connect()` with `workers: N`); declared after `served`, so those
+    /// nodes close before their threads stop.
     pub(crate) threads: Arc<Mutex<Vec<super::api::Threads>>>,
     /// `threshold()` rules, judged by [`ScriptContext::finish`].
     pub(crate) thresholds: Arc<Mutex<Vec<crate::report::threshold::Threshold>>>,
