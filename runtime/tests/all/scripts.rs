@@ -271,11 +271,13 @@ fn serve_connect_and_threads_run_on_threads_of_their_own_until_the_script_ends()
         if request(near, "shared") != "shared" { throw "bad reply on shared threads"; }
         let e = "";
         try { serve(#{ workers: 0 }); } catch (x) { e = `${x}`; }
-        if !e.contains("serve option `workers`: expected a number of threads, 1 or more, got 0") { throw e; }
+        if !e.contains("serve option `workers`: expected a number of threads from 1 to 1024, got 0") { throw e; }
+        try { serve(#{ workers: 100000 }); } catch (x) { e = `${x}`; }
+        if !e.contains("from 1 to 1024, got 100000") { throw e; }
         try { connect(b.addr, #{ fingerprint: b.fingerprint, token: b.token, workers: "two" }); } catch (x) { e = `${x}`; }
         if !e.contains("connect option `workers`: expected a number of threads or threads(n), got string") { throw e; }
         try { threads(-1); } catch (x) { e = `${x}`; }
-        if !e.contains("threads(n): expected a number of threads, 1 or more, got -1") { throw e; }
+        if !e.contains("threads(n): expected a number of threads from 1 to 1024, got -1") { throw e; }
         "#,
         ScriptLimits::default(),
     )

@@ -36,15 +36,23 @@ impl Drop for Own {
     }
 }
 
+/// The most threads one runtime may have: far above any useful count, and
+/// low enough that a typo is an error, not thousands of threads (or a
+/// panic inside tokio where the OS refuses one).
+const MAX_WORKERS: usize = 1024;
+
 impl Threads {
     /// A runtime of `n` workers named `caxton-NAME`; `what` says who asked,
     /// for errors.
     fn start(ctx: &ScriptContext, what: &str, n: i64, name: &str) -> Fallible<Threads> {
-        let workers = usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
-            fail(format!(
-                "{what}: expected a number of threads, 1 or more, got {n}"
-            ))
-        })?;
+        let workers = usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_WORKERS).contains(n))
+            .ok_or_else(|| {
+                fail(format!(
+                    "{what}: expected a number of threads from 1 to {MAX_WORKERS}, got {n}"
+                ))
+            })?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .enable_all()
