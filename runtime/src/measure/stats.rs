@@ -72,7 +72,7 @@ pub struct SendLag {
     pub p99: u64,
     /// 99.9th percentile.
     pub p999: u64,
-    /// Latest.
+    /// Largest.
     pub max: u64,
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rhai::{Array, Dynamic, Engine, Map};
 
 use super::options::{self, option_pairs};
-use super::threads::Threads;
+use super::threads;
 use super::{Fallible, fail};
 use crate::core::spawn::OptionValue;
 use crate::net::client::RemoteNode;
@@ -252,14 +252,7 @@ fn connect(ctx: &ScriptContext, addr: &str, opts: &Map) -> Fallible<RemoteNode> 
     let token = text("token")?.ok_or_else(|| {
         fail("connect: the option `token` is required (caxton-run serve prints it)")
     })?;
-    let threads = opts
-        .get("workers")
-        .map(|n| Threads::from_option(ctx, "connect", n, "client"))
-        .transpose()?;
-    let rt = threads
-        .as_ref()
-        .map_or_else(|| ctx.node.runtime(), Threads::handle);
-    let remote = rt
+    let remote = threads::runtime_for(ctx, opts.get("workers"), "connect", "client")?
         .block_on(RemoteNode::connect(addr, &fingerprint, &token))
         .map_err(fail)?;
     // Agents of the script's node reach it as `name@peer`.
@@ -302,13 +295,8 @@ fn serve(ctx: &ScriptContext, opts: &Map) -> Fallible<Map> {
     let name = name.unwrap_or_else(|| format!("node-{}", served.len() + 1));
     let identity = Identity::generate().map_err(fail)?;
     let token = new_token().map_err(fail)?;
-    let threads = workers
-        .map(|n| Threads::from_option(ctx, "serve", n, &name))
-        .transpose()?;
-    let rt = threads
-        .as_ref()
-        .map_or_else(|| ctx.node.runtime(), Threads::handle);
-    let node = Node::new(ctx.node.engine().clone(), rt.clone());
+    let rt = threads::runtime_for(ctx, workers, "serve", &name)?;
+    let node = Node::new(ctx.node.engine().clone(), rt);
     let mut options = ServerOptions::new(listen, &token, &tenant);
     options.name = name.clone();
     let server = Server::start(node.clone(), &identity, options).map_err(fail)?;

@@ -25,7 +25,6 @@ struct Own {
     /// `Some` until drop (a runtime cannot be dropped inside another
     /// runtime's context, so drop shuts it down in the background).
     runtime: Option<tokio::runtime::Runtime>,
-    workers: usize,
 }
 
 impl Drop for Own {
@@ -61,49 +60,55 @@ impl Threads {
             .map_err(|e| fail(format!("{what}: starting {workers} worker threads: {e}")))?;
         let threads = Threads(Arc::new(Own {
             runtime: Some(runtime),
-            workers,
         }));
         // Kept until the script ends, after the nodes it served close.
         ctx.threads.lock().unwrap().push(threads.clone());
         Ok(threads)
     }
 
-    /// The `workers` option of `serve()` or `connect()` (`option` names
-    /// which): a number of threads of its own, or the `threads(n)` to share.
-    pub(crate) fn from_option(
-        ctx: &ScriptContext,
-        option: &str,
-        value: &Dynamic,
-        name: &str,
-    ) -> Fallible<Threads> {
-        if let Some(threads) = value.clone().try_cast::<Threads>() {
-            return Ok(threads);
-        }
-        let what = format!("{option} option `workers`");
-        match value.as_int() {
-            Ok(n) => Threads::start(ctx, &what, n, name),
-            Err(t) => Err(fail(format!(
-                "{what}: expected a number of threads or threads(n), got {t}"
-            ))),
-        }
-    }
-
-    /// Where the node's or client's tasks are spawned.
-    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+    fn handle(&self) -> &tokio::runtime::Handle {
         self.0
             .runtime
             .as_ref()
             .expect("the runtime lives until drop")
             .handle()
     }
+
+    fn workers(&self) -> i64 {
+        self.handle().metrics().num_workers() as i64
+    }
+}
+
+/// Where a node from `serve()` or a client from `connect()` (`option` names
+/// which) runs, by its `workers` option: the script's runtime without one,
+/// a runtime of its own for a number of threads, or a `threads(n)` shared.
+pub(crate) fn runtime_for(
+    ctx: &ScriptContext,
+    workers: Option<&Dynamic>,
+    option: &str,
+    name: &str,
+) -> Fallible<tokio::runtime::Handle> {
+    let Some(value) = workers else {
+        return Ok(ctx.node.runtime().clone());
+    };
+    if let Some(threads) = value.clone().try_cast::<Threads>() {
+        return Ok(threads.handle().clone());
+    }
+    let what = format!("{option} option `workers`");
+    match value.as_int() {
+        Ok(n) => Ok(Threads::start(ctx, &what, n, name)?.handle().clone()),
+        Err(t) => Err(fail(format!(
+            "{what}: expected a number of threads or threads(n), got {t}"
+        ))),
+    }
 }
 
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     engine
         .register_type_with_name::<Threads>("Threads")
-        .register_get("workers", |t: &mut Threads| t.0.workers as i64)
+        .register_get("workers", |t: &mut Threads| t.workers())
         .register_fn("to_string", |t: &mut Threads| {
-            format!("threads({})", t.0.workers)
+            format!("threads({})", t.workers())
         });
     let c = ctx.clone();
     engine.register_fn("threads", move |n: i64| -> Fallible<Threads> {
