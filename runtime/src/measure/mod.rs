@@ -5,8 +5,11 @@
 //! - [`sampler`]: timing a closure for a number of iterations or a duration.
 //! - [`load`]: the native load generator (closed and open models).
 //! - [`resources`]: the process's resident memory and CPU time.
+//! - [`machine`]: the machine's own pauses and wake-up costs, so a tail can
+//!   be told apart from what it measures.
 
 pub mod load;
+pub mod machine;
 pub mod resources;
 pub mod sampler;
 pub mod stats;

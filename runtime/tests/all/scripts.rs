@@ -435,3 +435,31 @@ fn compare_alternates_runs_and_reports_the_ratio_with_spread() {
         report.comparisons
     );
 }
+
+#[test]
+fn machine_probes_from_a_script_and_rejects_unknown_options() {
+    // Every field the docs name is there, counted as asked; the pause
+    // watch ran for the time asked on each thread.
+    let source = r#"
+let m = machine(#{ duration: "50ms", round_trips: 100, sleeps: 20, sleep: "50us" });
+if m.round_trip.count != 100 { throw `round trips ${m.round_trip.count}`; }
+if m.sleep.count != 20 { throw `sleeps ${m.sleep.count}`; }
+if m.sleep.p50 < 49000 { throw `a 50us sleep ended after ${m.sleep.p50} ns`; }
+if m.pauses.threads < 1 || m.pauses.watched != 50000000 { throw `pauses ${m.pauses}`; }
+if m.pauses.fraction < 0.0 || m.pauses.fraction > 1.0 { throw `fraction ${m.pauses.fraction}`; }
+for k in ["mean", "p50", "p99", "max", "cpu"] { if !(k in m.round_trip) { throw `no ${k}`; } }
+"#;
+    run(source, ScriptLimits::default()).unwrap();
+    let err = run("machine(#{ spin: 1 });", ScriptLimits::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("unknown machine option `spin`"), "{text}");
+    assert!(
+        text.contains("duration, round_trips, sleeps, sleep"),
+        "{text}"
+    );
+    let err = run("machine(#{ duration: -5 });", ScriptLimits::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("machine option `duration`"),
+        "{err}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod job;
 mod load;
+mod machine;
 mod options;
 mod remote;
 mod spawn_syntax;
@@ -39,6 +40,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     threads::register(engine, ctx);
     load::register(engine, ctx);
     job::register(engine);
+    machine::register(engine);
     register_thresholds(engine, ctx);
     register_compare(engine, ctx);
     workflow::register(engine, ctx);
