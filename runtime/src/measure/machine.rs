@@ -101,12 +101,13 @@ pub struct MachineReport {
 }
 
 /// Runs the three probes one after another (each alone on the machine's
-/// CPUs, as far as this process is concerned).
+/// CPUs, as far as this process is concerned). A count of 0 skips its
+/// probe (its `Timed` has `count` 0).
 pub fn probe(options: &MachineOptions) -> MachineReport {
     MachineReport {
         pauses: pauses(options.pause_watch),
-        round_trip: round_trips(options.round_trips.max(1)),
-        sleep: sleeps(options.sleeps.max(1), options.sleep),
+        round_trip: round_trips(options.round_trips),
+        sleep: sleeps(options.sleeps, options.sleep),
     }
 }
 

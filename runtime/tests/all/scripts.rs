@@ -462,4 +462,17 @@ for k in ["mean", "p50", "p99", "max", "cpu"] { if !(k in m.round_trip) { throw 
         err.to_string().contains("machine option `duration`"),
         "{err}"
     );
+    let err = run(
+        "machine(#{ sleeps: 100000000000 });",
+        ScriptLimits::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("at most 10000000"), "{err}");
+    // A count of 0 skips that probe.
+    run(
+        r#"let m = machine(#{ duration: 0, round_trips: 0, sleeps: 0 });
+           if m.round_trip.count != 0 || m.sleep.count != 0 { throw "ran"; }"#,
+        ScriptLimits::default(),
+    )
+    .unwrap();
 }

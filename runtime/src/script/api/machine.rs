@@ -12,6 +12,9 @@ use crate::measure::machine::{MachineOptions, MachineReport, Timed, probe};
 
 const KEYS: &str = "duration, round_trips, sleeps, sleep";
 
+/// The most round trips or sleeps one call makes (minutes at worst).
+const MAX_COUNT: u64 = 10_000_000;
+
 fn machine_options(map: &Map) -> Result<MachineOptions, String> {
     let mut options = MachineOptions::default();
     for (key, value) in map {
@@ -28,10 +31,25 @@ fn machine_options(map: &Map) -> Result<MachineOptions, String> {
             }
         }
     }
+    // Bounds that keep a typo from holding the script for hours (a host
+    // call is not interrupted by the script's time limit).
     if options.pause_watch > Duration::from_secs(600) {
         return Err(
             "machine option `duration`: at most 10 minutes (it keeps every CPU busy)".into(),
         );
+    }
+    for (key, n) in [
+        ("round_trips", options.round_trips),
+        ("sleeps", options.sleeps),
+    ] {
+        if n > MAX_COUNT {
+            return Err(format!(
+                "machine option `{key}`: at most {MAX_COUNT}, got {n}"
+            ));
+        }
+    }
+    if options.sleep > Duration::from_secs(1) {
+        return Err("machine option `sleep`: at most 1s".into());
     }
     Ok(options)
 }
