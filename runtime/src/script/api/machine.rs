@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rhai::{Dynamic, Engine, Map};
 
-use super::options::{count, duration};
+use super::options::{count, duration, int};
 use super::{Fallible, fail};
 use crate::measure::machine::{MachineOptions, MachineReport, Timed, probe};
 
@@ -55,11 +55,7 @@ fn machine_options(map: &Map) -> Result<MachineOptions, String> {
 }
 
 fn ns(d: Duration) -> Dynamic {
-    Dynamic::from_int(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-fn int(n: u64) -> Dynamic {
-    Dynamic::from_int(i64::try_from(n).unwrap_or(i64::MAX))
+    int(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn timed_map(t: &Timed) -> Dynamic {

@@ -101,6 +101,12 @@ fn config(value: &Dynamic) -> String {
     value.to_string()
 }
 
+/// A count for a script: Rhai's integers are `i64`, so a `u64` beyond
+/// that saturates instead of wrapping negative.
+pub(crate) fn int(n: u64) -> Dynamic {
+    Dynamic::from_int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 /// A message payload: a string's UTF-8 bytes or a blob's bytes.
 pub(crate) fn payload(value: Dynamic) -> Result<Vec<u8>, String> {
     if value.is_blob() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, Engine, Map};
 
-use super::options::{self, option_pairs};
+use super::options::{self, int, option_pairs};
 use super::threads;
 use super::{Fallible, fail};
 use crate::core::spawn::OptionValue;
@@ -73,7 +73,6 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     engine.register_fn("close", |n: &mut RemoteNode| n.close());
     engine.register_fn("path_stats", |n: &mut RemoteNode| -> Map {
         let p = n.path_stats();
-        let int = |v: u64| Dynamic::from(i64::try_from(v).unwrap_or(i64::MAX));
         Map::from_iter([
             ("rtt".into(), Dynamic::from(p.rtt.as_secs_f64() * 1e9)),
             ("cwnd".into(), int(p.cwnd)),
