@@ -381,18 +381,18 @@ async fn reader(
     }
 }
 
-/// Agents of a remote node as a load [`Target`]: requests pipelined on the
-/// connection's one stream.
+/// Agents of remote nodes as a load [`Target`]: requests pipelined on each
+/// agent's connection's one stream. Agents may be on several connections,
+/// so that a load spreads over them as it does over the workers in-process.
 #[derive(Debug, Clone)]
 pub struct RemoteTargets {
-    node: RemoteNode,
-    agents: Vec<String>,
+    agents: Vec<(RemoteNode, String)>,
 }
 
 impl RemoteTargets {
-    /// Load on the agents named `agents` on `node`.
-    pub fn new(node: RemoteNode, agents: Vec<String>) -> Self {
-        RemoteTargets { node, agents }
+    /// Load on `agents`, each named on the connection it is reached through.
+    pub fn new(agents: Vec<(RemoteNode, String)>) -> Self {
+        RemoteTargets { agents }
     }
 }
 
@@ -402,9 +402,9 @@ impl crate::measure::load::Target for RemoteTargets {
     }
 
     fn call(&self, index: usize, payload: Vec<u8>, done: crate::measure::load::Done) {
-        self.node
-            .request_with(&self.agents[index], payload, move |result| {
-                done(result.map(drop).map_err(|e| e.to_string()))
-            });
+        let (node, name) = &self.agents[index];
+        node.request_with(name, payload, move |result| {
+            done(result.map(drop).map_err(|e| e.to_string()))
+        });
     }
 }

@@ -304,6 +304,36 @@ fn serve_connect_and_threads_run_on_threads_of_their_own_until_the_script_ends()
 }
 
 #[test]
+fn a_load_spreads_over_agents_on_several_connections() {
+    // Two nodes, each with its client on a thread of its own (a node per
+    // CPU), and one load over the agents of both: every agent is counted.
+    run(
+        r#"
+        let agents = [];
+        for i in 0..2 {
+            let t = threads(1);
+            let node = serve(#{ name: `shard${i}`, workers: t });
+            node.workers = t;
+            agents += spawn_many(connect(node.addr, node), "counter", 2, #{ name: `c${i}` });
+        }
+        let r = load(#{ name: "spread", targets: agents, concurrency: 8, messages: 400 });
+        if r.count != 400 || r.errors != 0 { throw `load: ${r}`; }
+        let total = 0;
+        for a in agents {
+            let n = parse_int(request(a, "get"));
+            if n != 100 { throw `${a}: ${n} requests, expected 100 of 400 over 4 agents`; }
+            total += n;
+        }
+        if total != 400 { throw `total ${total}`; }
+        let o = load(#{ name: "open", targets: agents, rate: 2000.0, duration: "200ms" });
+        if o.errors != 0 || o.lost != 0 || o.count == 0 { throw `open: ${o}`; }
+        "#,
+        ScriptLimits::default(),
+    )
+    .unwrap();
+}
+
+#[test]
 fn a_wrong_token_in_a_script_is_a_clear_error() {
     let result = run(
         r#"let b = serve();

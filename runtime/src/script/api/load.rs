@@ -217,7 +217,8 @@ fn parse(ctx: &ScriptContext, opts: &Map) -> Result<(Arc<dyn Target>, LoadOption
     Ok((target, options))
 }
 
-/// Agents of the embedded node, or of one remote node.
+/// Agents of the embedded node, or of remote nodes (one or several
+/// connections).
 fn targets(ctx: &ScriptContext, value: &Dynamic) -> Result<Arc<dyn Target>, String> {
     let items: Array = match value.clone().try_cast::<Array>() {
         Some(a) => a,
@@ -227,27 +228,15 @@ fn targets(ctx: &ScriptContext, value: &Dynamic) -> Result<Arc<dyn Target>, Stri
         return Err("no agents given".into());
     }
     if items[0].is::<RemoteAgent>() {
-        let mut node = None;
-        let mut names = Vec::with_capacity(items.len());
+        let mut agents = Vec::with_capacity(items.len());
         for item in items {
             let type_name = item.type_name();
             let agent = item
                 .try_cast::<RemoteAgent>()
                 .ok_or_else(|| format!("expected remote agents only, got {type_name}"))?;
-            let first = node.get_or_insert_with(|| agent.node.clone());
-            if first.addr() != agent.node.addr() {
-                return Err(format!(
-                    "all targets must be on one node: {} is on {}, {} on {}",
-                    names.first().map_or("", String::as_str),
-                    first.addr(),
-                    agent.name,
-                    agent.node.addr()
-                ));
-            }
-            names.push(agent.name);
+            agents.push((agent.node, agent.name));
         }
-        let node = node.ok_or("no agents given")?;
-        return Ok(Arc::new(RemoteTargets::new(node, names)));
+        return Ok(Arc::new(RemoteTargets::new(agents)));
     }
     let mut agents = Vec::with_capacity(items.len());
     for item in items {
