@@ -307,9 +307,12 @@ fn serve_connect_and_threads_run_on_threads_of_their_own_until_the_script_ends()
 fn a_load_spreads_over_agents_on_several_connections() {
     // Two nodes, each with its client on a thread of its own (a node per
     // CPU), and one load over the agents of both: every agent is counted.
+    let cpus = std::thread::available_parallelism().unwrap().get();
     run(
-        r#"
+        &(format!("const CPUS = {cpus};\n")
+            + r#"
         let agents = [];
+        if cpus() != CPUS { throw `cpus() = ${cpus()}, expected ${CPUS}`; }
         for i in 0..2 {
             let t = threads(1);
             let node = serve(#{ name: `shard${i}`, workers: t });
@@ -327,7 +330,7 @@ fn a_load_spreads_over_agents_on_several_connections() {
         if total != 400 { throw `total ${total}`; }
         let o = load(#{ name: "open", targets: agents, rate: 2000.0, duration: "200ms" });
         if o.errors != 0 || o.lost != 0 || o.count == 0 { throw `open: ${o}`; }
-        "#,
+        "#),
         ScriptLimits::default(),
     )
     .unwrap();

@@ -110,6 +110,10 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         .register_fn("to_string", |t: &mut Threads| {
             format!("threads({})", t.workers())
         });
+    // How many CPUs this process may run on, to lay out a node per CPU.
+    engine.register_fn("cpus", || -> i64 {
+        std::thread::available_parallelism().map_or(1, |n| n.get() as i64)
+    });
     let c = ctx.clone();
     engine.register_fn("threads", move |n: i64| -> Fallible<Threads> {
         Threads::start(&c, "threads(n)", n, "threads")
