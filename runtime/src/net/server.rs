@@ -161,6 +161,15 @@ impl Server {
         self.endpoint
             .close(code::SHUTDOWN.into(), b"the node is shutting down");
     }
+
+    /// Closes every connection, stops accepting, and waits (at most
+    /// `bound`) until the peers have been told. A process that exits right
+    /// after [`close`](Self::close) drops the close before it is sent, and
+    /// its clients wait out their timeouts instead of getting an error.
+    pub async fn shutdown(&self, bound: Duration) {
+        self.close();
+        let _ = tokio::time::timeout(bound, self.endpoint.wait_idle()).await;
+    }
 }
 
 async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {

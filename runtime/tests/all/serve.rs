@@ -1,6 +1,7 @@
 //! `caxton-run serve` as a real child process: clients connect over QUIC;
 //! after SIGKILL and a restart on the same data dir, the identity, the token,
-//! the agents and their state are all back.
+//! the agents and their state are all back; Ctrl-C (SIGINT) stops it with
+//! exit code 0, and its clients are told.
 
 use std::io::{BufRead, BufReader, Lines};
 use std::net::SocketAddr;
@@ -128,6 +129,70 @@ fn a_sigkilled_served_node_comes_back_with_identity_agents_and_state() {
     );
     second.child.kill().unwrap();
     second.child.wait().unwrap();
+}
+
+#[test]
+fn ctrl_c_stops_a_served_node_cleanly_and_its_clients_are_told() {
+    let dir = std::env::temp_dir().join(format!("caxton-serve-int-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = node();
+    let rt = t.node.runtime().clone();
+
+    let mut first = serve(&dir);
+    let client = rt
+        .block_on(RemoteNode::connect(
+            first.addr,
+            &first.fingerprint,
+            &first.token,
+        ))
+        .unwrap();
+    rt.block_on(client.spawn("counter", r#"{"name":"c"}"#))
+        .unwrap();
+    rt.block_on(client.request("c", b"inc".to_vec(), TIMEOUT))
+        .unwrap();
+    // Ctrl-C is SIGINT.
+    let sent = Command::new("kill")
+        .args(["-INT", &first.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -INT failed");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = first.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop on SIGINT"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "serve exited with {status} on SIGINT");
+    // The client is told, not left waiting.
+    let err = rt
+        .block_on(client.request("c", b"get".to_vec(), TIMEOUT))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("the node is shutting down"),
+        "expected the node's close, got: {err}"
+    );
+
+    // Nothing of it is lost: the agent and its state are back on restart.
+    let mut second = serve(&dir);
+    let client = rt
+        .block_on(RemoteNode::connect(
+            second.addr,
+            &second.fingerprint,
+            &second.token,
+        ))
+        .unwrap();
+    let count = rt
+        .block_on(client.request("c", b"get".to_vec(), TIMEOUT))
+        .unwrap();
+    assert_eq!(count, b"1");
+    second.child.kill().unwrap();
+    second.child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Threads of process `pid` named `name` (Linux; `None` elsewhere).

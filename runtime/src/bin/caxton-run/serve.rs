@@ -95,7 +95,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         .block_on(tokio::signal::ctrl_c())
         .context("waiting for Ctrl-C")?;
     eprintln!("shutting down");
-    server.close();
+    runtime.block_on(server.shutdown(std::time::Duration::from_secs(2)));
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(exit::OK)
 }
