@@ -1,7 +1,7 @@
 //! `caxton-run serve` as a real child process: clients connect over QUIC;
 //! after SIGKILL and a restart on the same data dir, the identity, the token,
-//! the agents and their state are all back; Ctrl-C (SIGINT) stops it with
-//! exit code 0, and its clients are told.
+//! the agents and their state are all back; Ctrl-C (SIGINT) or SIGTERM
+//! stops it with exit code 0, and its clients are told.
 
 use std::io::{BufRead, BufReader, Lines};
 use std::net::SocketAddr;
@@ -131,68 +131,86 @@ fn a_sigkilled_served_node_comes_back_with_identity_agents_and_state() {
     second.child.wait().unwrap();
 }
 
+/// Sends `signal` (`INT`, `TERM`) to `child` and waits, at most
+/// [`TIMEOUT`], for it to exit.
+fn stop_with(child: &mut Child, signal: &str) -> std::process::ExitStatus {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} failed");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop on SIG{signal}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
-fn ctrl_c_stops_a_served_node_cleanly_and_its_clients_are_told() {
+fn ctrl_c_or_sigterm_stops_a_served_node_cleanly_and_its_clients_are_told() {
     let dir = std::env::temp_dir().join(format!("caxton-serve-int-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let t = node();
     let rt = t.node.runtime().clone();
-
-    let mut first = serve(&dir);
-    let client = rt
-        .block_on(RemoteNode::connect(
-            first.addr,
-            &first.fingerprint,
-            &first.token,
-        ))
-        .unwrap();
-    rt.block_on(client.spawn("counter", r#"{"name":"c"}"#))
-        .unwrap();
-    rt.block_on(client.request("c", b"inc".to_vec(), TIMEOUT))
-        .unwrap();
-    // Ctrl-C is SIGINT.
-    let sent = Command::new("kill")
-        .args(["-INT", &first.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success(), "kill -INT failed");
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = first.child.try_wait().unwrap() {
-            break status;
+    let mut count = 0;
+    for signal in ["INT", "TERM"] {
+        let mut served = serve(&dir);
+        let client = rt
+            .block_on(RemoteNode::connect(
+                served.addr,
+                &served.fingerprint,
+                &served.token,
+            ))
+            .unwrap();
+        if count == 0 {
+            rt.block_on(client.spawn("counter", r#"{"name":"c"}"#))
+                .unwrap();
         }
+        // Nothing of the last run is lost: the agent and its count are back.
+        let reply = rt
+            .block_on(client.request("c", b"inc".to_vec(), TIMEOUT))
+            .unwrap();
+        count += 1;
+        assert_eq!(reply, count.to_string().as_bytes(), "after SIG{signal}");
+        let status = stop_with(&mut served.child, signal);
         assert!(
-            std::time::Instant::now() < deadline,
-            "serve did not stop on SIGINT"
+            status.success(),
+            "serve exited with {status} on SIG{signal}"
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    assert!(status.success(), "serve exited with {status} on SIGINT");
-    // The client is told, not left waiting.
-    let err = rt
-        .block_on(client.request("c", b"get".to_vec(), TIMEOUT))
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("the node is shutting down"),
-        "expected the node's close, got: {err}"
-    );
-
-    // Nothing of it is lost: the agent and its state are back on restart.
-    let mut second = serve(&dir);
-    let client = rt
-        .block_on(RemoteNode::connect(
-            second.addr,
-            &second.fingerprint,
-            &second.token,
-        ))
-        .unwrap();
-    let count = rt
-        .block_on(client.request("c", b"get".to_vec(), TIMEOUT))
-        .unwrap();
-    assert_eq!(count, b"1");
-    second.child.kill().unwrap();
-    second.child.wait().unwrap();
+        // The client is told, not left waiting out its timeout.
+        let err = rt
+            .block_on(client.request("c", b"get".to_vec(), TIMEOUT))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("the node is shutting down"),
+            "SIG{signal}: expected the node's close, got: {err}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_ctrl_c_while_the_node_starts_stops_it_cleanly_too() {
+    // The handlers exist before the node prints its address: a Ctrl-C
+    // right after that first line is a clean stop, not death by SIGINT.
+    // Several starts, with `--metrics`, which the node starts after that
+    // line: the window in which a late handler would miss the signal.
+    for _ in 0..10 {
+        let (mut child, mut lines) = spawn_serve(&["--metrics".as_ref(), "127.0.0.1:0".as_ref()]);
+        let first = lines.next().expect("serve printed its address").unwrap();
+        assert!(first.contains("listening on"), "{first}");
+        let status = stop_with(&mut child, "INT");
+        assert!(
+            status.success(),
+            "serve exited with {status} on an early SIGINT"
+        );
+    }
 }
 
 /// Threads of process `pid` named `name` (Linux; `None` elsewhere).

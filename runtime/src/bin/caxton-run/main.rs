@@ -75,7 +75,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a node that clients reach over QUIC (TLS 1.3, pinned certificate,
-    /// tenant token), until Ctrl-C.
+    /// tenant token), until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
 }
 

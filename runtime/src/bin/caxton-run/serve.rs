@@ -36,7 +36,7 @@ pub(crate) struct ServeArgs {
     node: NodeArgs,
 }
 
-/// Runs the node until Ctrl-C.
+/// Runs the node until Ctrl-C (or, on Unix, SIGTERM).
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let (identity, token) = match &args.node.data_dir {
         Some(dir) => {
@@ -47,6 +47,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         None => (Identity::generate()?, new_token()?),
     };
     let (runtime, node, _restore) = start_node(&args.node, false)?;
+    let stop = stop_signal(&runtime)?;
     let mut options = ServerOptions::new(args.listen, &token, &args.tenant);
     options.name = args.name.clone();
     let server = Server::start(node.clone(), &identity, options)?;
@@ -91,13 +92,39 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         server.fingerprint()
     );
     println!("press Ctrl-C to stop");
-    runtime
-        .block_on(tokio::signal::ctrl_c())
-        .context("waiting for Ctrl-C")?;
+    runtime.block_on(stop);
     eprintln!("shutting down");
     runtime.block_on(server.shutdown(std::time::Duration::from_secs(2)));
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(exit::OK)
+}
+
+/// Resolves on Ctrl-C, and on Unix also on SIGTERM (how service managers
+/// stop a process). The handlers are installed here, before the node
+/// prints its address: a signal that comes while it is still starting stops
+/// it cleanly too, instead of killing it before a handler exists.
+fn stop_signal(
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<std::pin::Pin<Box<dyn Future<Output = ()>>>> {
+    let _entered = runtime.enter();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        Ok(Box::pin(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))
+    }
 }
 
 fn load_or_create_identity(dir: &Path) -> anyhow::Result<Identity> {
