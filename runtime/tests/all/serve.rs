@@ -18,6 +18,9 @@ struct Served {
     token: String,
     /// `http://ADDR/metrics`.
     metrics: String,
+    /// Kept open: serve prints more after the metrics line, and a closed
+    /// pipe would fail those prints.
+    _stdout: Lines<BufReader<ChildStdout>>,
 }
 
 /// Starts `caxton-run serve` on a free port with `args`; its stdout,
@@ -70,6 +73,7 @@ fn serve(data_dir: &std::path::Path) -> Served {
         fingerprint,
         token,
         metrics,
+        _stdout: lines,
     }
 }
 
