@@ -9,7 +9,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 
 use caxton::net::client::RemoteNode;
 
-use super::util::{TIMEOUT, node};
+use super::util::{TIMEOUT, eventually, node};
 
 struct Served {
     child: Child,
@@ -21,6 +21,18 @@ struct Served {
     /// Kept open: serve prints more after the metrics line, and a closed
     /// pipe would fail those prints.
     _stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Served {
+    /// A client of this node, pinned to its fingerprint, with its token.
+    fn client(&self, rt: &tokio::runtime::Handle) -> RemoteNode {
+        rt.block_on(RemoteNode::connect(
+            self.addr,
+            &self.fingerprint,
+            &self.token,
+        ))
+        .unwrap()
+    }
 }
 
 /// Starts `caxton-run serve` on a free port with `args`; its stdout,
@@ -85,13 +97,7 @@ fn a_sigkilled_served_node_comes_back_with_identity_agents_and_state() {
     let rt = t.node.runtime().clone();
 
     let mut first = serve(&dir);
-    let client = rt
-        .block_on(RemoteNode::connect(
-            first.addr,
-            &first.fingerprint,
-            &first.token,
-        ))
-        .unwrap();
+    let client = first.client(&rt);
     rt.block_on(client.spawn("counter", r#"{"name":"c"}"#))
         .unwrap();
     for _ in 0..3 {
@@ -110,13 +116,7 @@ fn a_sigkilled_served_node_comes_back_with_identity_agents_and_state() {
         second.token, first.token,
         "the token is kept in the data dir"
     );
-    let client = rt
-        .block_on(RemoteNode::connect(
-            second.addr,
-            &second.fingerprint,
-            &second.token,
-        ))
-        .unwrap();
+    let client = second.client(&rt);
     let count = rt
         .block_on(client.request("c", b"get".to_vec(), TIMEOUT))
         .unwrap();
@@ -143,17 +143,12 @@ fn stop_with(child: &mut Child, signal: &str) -> std::process::ExitStatus {
         .status()
         .unwrap();
     assert!(sent.success(), "kill -{signal} failed");
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve did not stop on SIG{signal}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut status = None;
+    eventually(|| {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    status.unwrap()
 }
 
 #[test]
@@ -165,13 +160,7 @@ fn ctrl_c_or_sigterm_stops_a_served_node_cleanly_and_its_clients_are_told() {
     let mut count = 0;
     for signal in ["INT", "TERM"] {
         let mut served = serve(&dir);
-        let client = rt
-            .block_on(RemoteNode::connect(
-                served.addr,
-                &served.fingerprint,
-                &served.token,
-            ))
-            .unwrap();
+        let client = served.client(&rt);
         if count == 0 {
             rt.block_on(client.spawn("counter", r#"{"name":"c"}"#))
                 .unwrap();
@@ -197,24 +186,6 @@ fn ctrl_c_or_sigterm_stops_a_served_node_cleanly_and_its_clients_are_told() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
-fn a_ctrl_c_while_the_node_starts_stops_it_cleanly_too() {
-    // The handlers exist before the node prints its address: a Ctrl-C
-    // right after that first line is a clean stop, not death by SIGINT.
-    // Several starts, with `--metrics`, which the node starts after that
-    // line: the window in which a late handler would miss the signal.
-    for _ in 0..10 {
-        let (mut child, mut lines) = spawn_serve(&["--metrics".as_ref(), "127.0.0.1:0".as_ref()]);
-        let first = lines.next().expect("serve printed its address").unwrap();
-        assert!(first.contains("listening on"), "{first}");
-        let status = stop_with(&mut child, "INT");
-        assert!(
-            status.success(),
-            "serve exited with {status} on an early SIGINT"
-        );
-    }
 }
 
 /// Threads of process `pid` named `name` (Linux; `None` elsewhere).
