@@ -20,8 +20,8 @@ pub enum Expect {
     /// reports an error containing this text.
     Refused(&'static str),
     /// The agent's sends are cut off: by the host's cap on messages per
-    /// call (the reply or refusal names the cap) or, if it reaches the
-    /// deadline first, by the deadline.
+    /// call or its budget for the call (the reply or refusal names it) or,
+    /// if it reaches the deadline first, by the deadline.
     Bounded,
     /// The probe's operation is denied by WASI (its reply starts `denied:`).
     Denied,
@@ -88,7 +88,7 @@ pub const CASES: &[Case] = &[
         "sleep in a host call",
         "crasher",
         "sleep",
-        Expect::Fails("stalled"),
+        Expect::Fails("deadline"),
     ),
     case(
         "huge output message",
@@ -216,7 +216,9 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, String) {
         }
         (Err(RequestError::Handler { reason, .. }), Expect::Refused(text)) => reason.contains(text),
         (Ok(reply), Expect::Refused(text)) => String::from_utf8_lossy(reply).contains(text),
-        (Err(RequestError::Handler { reason, .. }), Expect::Bounded) => reason.contains("65536"),
+        (Err(RequestError::Handler { reason, .. }), Expect::Bounded) => {
+            reason.contains("65536") || reason.contains("over its budget")
+        }
         (Ok(reply), Expect::Bounded) => reply == b"65536",
         (Err(RequestError::AgentFailed { failure, .. }), Expect::Bounded) => {
             failure.label() == "deadline"

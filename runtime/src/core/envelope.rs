@@ -3,6 +3,8 @@
 //! A handler's effects are collected while it runs and applied only when it
 //! returns, which makes every delivered batch atomic: a trap commits nothing.
 
+use super::address::Address;
+
 /// What a message means to its receiver (mirrors the WIT `kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,11 +49,11 @@ pub struct Outgoing {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Effects {
     /// Messages to deliver: (address, message).
-    pub sends: Vec<(String, Outgoing)>,
+    pub sends: Vec<(Address, Outgoing)>,
     /// Answers: (id of the request, answer).
     pub replies: Vec<(u64, Outgoing)>,
     /// Requests handed on: (id of the request, new address, message).
-    pub forwards: Vec<(u64, String, Outgoing)>,
+    pub forwards: Vec<(u64, Address, Outgoing)>,
     /// Messages the agent reported as failed: (id, reason).
     pub failures: Vec<(u64, String)>,
     /// State writes in order: (key, value or deletion).

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::budget::OverBudget;
+
 /// The reason an agent instance stopped serving.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
@@ -21,21 +23,18 @@ pub enum Failure {
         /// The agent's limit.
         limit: u64,
     },
-    /// Handling one message took longer than the agent's deadline.
-    #[error("deadline exceeded: a message ran longer than {limit:?}")]
+    /// A call (`init`, `handle` or a whole `handle-batch`) ran longer than
+    /// the agent's deadline in wall-clock time, host calls and waits
+    /// included.
+    #[error("deadline exceeded: a call ran longer than {limit:?}")]
     Deadline {
-        /// The per-message deadline.
+        /// The deadline of one call.
         limit: Duration,
     },
-    /// A call waited (in a WASI sleep or poll) far past its deadline; the
-    /// deadline counts only running time, this bounds the wall clock.
-    #[error(
-        "stalled: a call waited longer than {limit:?} (an agent must not sleep or block in a host call)"
-    )]
-    Stalled {
-        /// The wall-clock limit of the call.
-        limit: Duration,
-    },
+    /// A call would have made the host hold more for the agent than its
+    /// budget allows (see [`crate::core::budget`]).
+    #[error("host budget exceeded: {0}")]
+    Budget(OverBudget),
     /// The guest ran out of fuel for one message.
     #[error("fuel exhausted: a message used more than {limit} fuel")]
     Fuel {
@@ -73,7 +72,7 @@ impl Failure {
             Failure::Trap { .. } => "trap",
             Failure::MemoryLimit { .. } => "memory",
             Failure::Deadline { .. } => "deadline",
-            Failure::Stalled { .. } => "stalled",
+            Failure::Budget(_) => "budget",
             Failure::Fuel { .. } => "fuel",
             Failure::StackOverflow => "stack-overflow",
             Failure::Init(_) => "init",

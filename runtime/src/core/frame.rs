@@ -137,9 +137,18 @@ mod tag {
 }
 
 impl Frame {
-    /// Appends the encoded frame to `out`.
+    /// Appends the encoded frame to `out`. On an error `out` is left as it
+    /// was: the frames already in it stay intact.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), FrameError> {
         let start = out.len();
+        let result = self.encode_at(start, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn encode_at(&self, start: usize, out: &mut BytesMut) -> Result<(), FrameError> {
         out.put_u32_le(0);
         match self {
             Frame::Hello { version, token } => {
@@ -502,6 +511,33 @@ mod tests {
             f.encode(&mut BytesMut::new()),
             Err(FrameError::FieldTooLong("token"))
         );
+        // Between good frames, a failed one leaves the buffer as it was.
+        let before = samples();
+        let mut out = encode_all(&before);
+        let len = out.len();
+        let long_error = Frame::Error {
+            req: 9,
+            code: 500,
+            message: "e".repeat(100_000),
+        };
+        assert_eq!(
+            long_error.encode(&mut out),
+            Err(FrameError::FieldTooLong("message"))
+        );
+        assert_eq!(out.len(), len);
+        let after = Frame::Reply {
+            req: 10,
+            payload: Bytes::from_static(b"fine"),
+        };
+        after.encode(&mut out).unwrap();
+        let mut dec = Decoder::new(DEFAULT_MAX_FRAME);
+        dec.push(&out);
+        let mut got = Vec::new();
+        while let Some(f) = dec.next_frame().unwrap() {
+            got.push(f);
+        }
+        assert_eq!(got.len(), before.len() + 1);
+        assert_eq!(got.last(), Some(&after));
     }
 
     use super::fuzz_scale::scaled;

@@ -3,6 +3,10 @@
 //!
 //! - [`limits`]: parsing human sizes and durations, the per-agent limits.
 //! - [`name`]: agent and tenant names and how they are checked.
+//! - [`address`]: where an agent sends, parsed once; [`address::Reach`]
+//!   decides at the call whether it may.
+//! - [`budget`]: what the host holds for one agent, charged before it is
+//!   allocated.
 //! - [`envelope`]: a message as the node moves it, and what a handler did.
 //! - [`mailbox`]: a bounded queue that hands back what does not fit.
 //! - [`failure`]: why an agent stopped, as a typed reason.
@@ -10,6 +14,8 @@
 //! - [`spawn`]: spawn options and their one parser (scripts and clients).
 //! - [`supervision`]: restart policy, backoff and the restart budget.
 
+pub mod address;
+pub mod budget;
 pub mod envelope;
 pub mod failure;
 pub mod frame;

@@ -10,12 +10,14 @@ pub struct NameError {
     pub why: &'static str,
 }
 
-/// Checks an agent or tenant name: 1 to 128 characters of `[A-Za-z0-9_.-]`.
+/// Checks an agent or tenant name: 1 to 128 characters of `[A-Za-z0-9_.-]`,
+/// not `.` or `..` (a name may become a path, e.g. under a data dir).
 /// `@` is reserved for `name@node` addresses, `/` for tenant scoping.
 pub fn check(name: &str) -> Result<(), NameError> {
     let fail = |why| {
         Err(NameError {
-            name: name.to_string(),
+            // Clamped: a name may be a hostile guest's megabyte of text.
+            name: super::budget::clamp_to(name, 160).into_owned(),
             why,
         })
     };
@@ -24,6 +26,9 @@ pub fn check(name: &str) -> Result<(), NameError> {
     }
     if name.len() > 128 {
         return fail("it is longer than 128 bytes");
+    }
+    if name == "." || name == ".." {
+        return fail("`.` and `..` name directories, not agents");
     }
     if !name
         .bytes()
@@ -45,6 +50,9 @@ mod tests {
         assert!(check("").is_err());
         assert!(check("x@node").is_err());
         assert!(check("../etc").is_err());
+        assert!(check(".").is_err());
+        assert!(check("..").is_err());
+        assert!(check("...").is_ok());
         assert!(check(&"a".repeat(129)).is_err());
     }
 }

@@ -2,13 +2,15 @@
 //! the call in progress and a handle on its persistent state.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::core::address::Reach;
+use crate::core::budget::{ENTRY, HostBudget, Ledger, LogLimiter};
 use crate::core::envelope::Effects;
 use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
@@ -18,6 +20,10 @@ use super::bindings::Agent;
 /// An agent's persistent key-value state, owned by the node so it outlives
 /// any one instance (a restarted instance sees it again).
 pub type SharedState = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
+/// An agent's log rate limiter, owned by the node so a restarted instance
+/// does not start with a fresh allowance.
+pub type SharedLog = Arc<Mutex<LogLimiter>>;
 
 /// The last bytes an agent wrote to stderr during the current call: the
 /// message of a Rust panic, reported with the trap it causes.
@@ -37,23 +43,40 @@ pub struct AgentCtx {
     /// State writes of the call in progress, visible to its own reads.
     pub(crate) overlay: HashMap<String, Option<Vec<u8>>>,
     pub(crate) state: SharedState,
-    /// Epoch ticks this call may still use before its deadline.
-    pub(crate) ticks_left: u64,
+    /// Bytes and keys of the stored state (each key charged with its value
+    /// and [`ENTRY`]), as committed.
+    pub(crate) state_held: (usize, usize),
+    /// The same after the pending writes of this call are committed.
+    pub(crate) state_pending: (usize, usize),
+    /// Its byte budgets, and what the call in progress holds of `call`.
+    pub(crate) budget: HostBudget,
+    pub(crate) held: Ledger,
+    /// When the call in progress must have ended (the wall clock).
+    pub(crate) deadline_at: Instant,
     pub(crate) kill: Arc<AtomicBool>,
     pub(crate) stderr_tail: StderrTail,
+    /// Whom it may address (its tenant's grants, the node's peers).
+    pub(crate) reach: Arc<dyn Reach>,
+    pub(crate) log: SharedLog,
 }
 
 impl AgentCtx {
-    pub(crate) fn new(
-        name: Arc<str>,
-        limits: AgentLimits,
-        state: SharedState,
-        kill: Arc<AtomicBool>,
-        data_dir: Option<&Path>,
-    ) -> Result<Self, Failure> {
+    pub(crate) fn new(spec: &super::InstanceSpec) -> Result<Self, Failure> {
+        let name = spec.name.clone();
+        let limits = spec.limits.clone();
         let stderr_tail = StderrTail::default();
-        let wasi = super::wasi::deny_by_default(name.clone(), stderr_tail.clone(), data_dir)
-            .map_err(|e| Failure::Host(e.to_string()))?;
+        let wasi = super::wasi::deny_by_default(
+            name.clone(),
+            stderr_tail.clone(),
+            spec.data_dir.as_deref(),
+        )
+        .map_err(|e| Failure::Host(e.to_string()))?;
+        let state_held = {
+            let state = spec.state.lock().unwrap();
+            let bytes = state.iter().map(|(k, v)| k.len() + v.len() + ENTRY).sum();
+            (bytes, state.len())
+        };
+        let budget = HostBudget::of(&limits);
         Ok(AgentCtx {
             limiter: MemoryLimiter {
                 limit: limits.memory,
@@ -65,11 +88,25 @@ impl AgentCtx {
             effects: Effects::default(),
             batch: Vec::new(),
             overlay: HashMap::new(),
-            state,
-            ticks_left: 0,
-            kill,
+            state: spec.state.clone(),
+            state_held,
+            state_pending: state_held,
+            budget,
+            held: Ledger::new("call", budget.call),
+            deadline_at: Instant::now(),
+            kill: spec.kill.clone(),
             stderr_tail,
+            reach: spec.reach.clone(),
+            log: spec.log.clone(),
         })
+    }
+
+    /// Starts a guest call that must end within the agent's deadline.
+    /// What it holds for the host is counted afresh: the effects of the
+    /// last call were handed to the node.
+    pub(crate) fn start_call(&mut self) {
+        self.held.clear();
+        self.deadline_at = Instant::now() + self.limits.deadline;
     }
 
     /// Commits the state writes of a call that returned normally to the
@@ -79,6 +116,7 @@ impl AgentCtx {
             return Vec::new();
         }
         let mut state = self.state.lock().unwrap();
+        self.state_held = self.state_pending;
         let writes: Vec<_> = self.overlay.drain().collect();
         for (key, value) in &writes {
             match value {
@@ -92,6 +130,8 @@ impl AgentCtx {
     /// Forgets everything a failed call did.
     pub(crate) fn discard(&mut self) {
         self.overlay.clear();
+        self.state_pending = self.state_held;
+        self.held.clear();
         self.effects = Effects::default();
         self.batch.clear();
     }

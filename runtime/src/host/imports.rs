@@ -5,20 +5,14 @@
 //! returns (the node applies [`Effects`](crate::core::envelope::Effects)).
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::bindings::caxton::agent::{host, types};
 use super::ctx::AgentCtx;
+use crate::core::address::Address;
+use crate::core::budget::{self, ENTRY, LogVerdict, MAX_EFFECTS, MAX_KEY, MAX_STATE_KEYS};
 use crate::core::envelope::{Kind, Outgoing};
-
-/// Most sends, replies and forwards one call may produce; beyond that the
-/// agent gets an error (a send flood cannot exhaust host memory).
-const MAX_EFFECTS: usize = 65_536;
-/// Longest state key, and the most state one agent may keep.
-const MAX_KEY: usize = 1024;
-const MAX_STATE_BYTES: usize = 64 << 20;
-/// Longest log line kept.
-const MAX_LOG: usize = 4096;
+use crate::core::failure::Failure;
 
 impl From<types::Kind> for Kind {
     fn from(kind: types::Kind) -> Self {
@@ -43,7 +37,14 @@ impl From<Kind> for types::Kind {
 }
 
 impl AgentCtx {
-    fn check_outgoing(&self, msg: &types::Outgoing) -> Result<(), String> {
+    /// Checks a message the agent wants to send and charges what the host
+    /// will hold for it (`extra`: its address) to the call's budget.
+    fn check_outgoing(
+        &mut self,
+        what: &'static str,
+        msg: &types::Outgoing,
+        extra: usize,
+    ) -> Result<(), String> {
         if msg.payload.len() > self.limits.max_message {
             return Err(format!(
                 "payload of {} bytes is over this agent's message limit of {} bytes",
@@ -57,7 +58,9 @@ impl AgentCtx {
                 "more than {MAX_EFFECTS} messages sent while handling one call"
             ));
         }
-        Ok(())
+        self.held
+            .charge(what, msg.payload.len() + extra + ENTRY)
+            .map_err(|e| e.to_string())
     }
 
     /// Marks `request` answered; errors if it is not being handled or was answered.
@@ -73,35 +76,35 @@ impl AgentCtx {
             }
         }
     }
+
+    /// Parses `to` and asks the node whether the agent may address it.
+    fn address(&self, to: &str) -> Result<Address, String> {
+        let address = Address::parse(to).map_err(|e| e.to_string())?;
+        self.reach.check(&address).map_err(|e| e.to_string())?;
+        Ok(address)
+    }
 }
 
-/// `name`, `tenant/name` (another tenant's agent; delivery needs a grant)
-/// or `name@node`.
-fn check_address(to: &str) -> Result<(), String> {
-    let (name, node) = match to.split_once('@') {
-        Some((name, node)) => (name, Some(node)),
-        None => (to, None),
-    };
-    let name = match name.split_once('/') {
-        Some((tenant, name)) if node.is_none() => {
-            crate::core::name::check(tenant).map_err(|e| format!("tenant name: {e}"))?;
-            name
-        }
-        _ => name,
-    };
-    crate::core::name::check(name).map_err(|e| e.to_string())?;
-    if let Some(node) = node {
-        crate::core::name::check(node).map_err(|e| format!("node name: {e}"))?;
-    }
-    Ok(())
+/// The host's monotonic clock: what `now` returns, and the log limiter's time.
+fn since_start() -> Duration {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed()
+}
+
+/// A trap that fails the call with a budget reason.
+fn over(e: budget::OverBudget) -> wasmtime::Error {
+    wasmtime::Error::new(Failure::Budget(e))
 }
 
 impl types::Host for AgentCtx {}
 
 impl host::Host for AgentCtx {
     fn send(&mut self, to: String, msg: types::Outgoing) -> wasmtime::Result<Result<(), String>> {
-        let checked = check_address(&to).and_then(|()| self.check_outgoing(&msg));
-        Ok(checked.map(|()| {
+        let checked = self.address(&to).and_then(|to| {
+            self.check_outgoing("send", &msg, to.len())?;
+            Ok(to)
+        });
+        Ok(checked.map(|to| {
             self.effects.sends.push((
                 to,
                 Outgoing {
@@ -119,7 +122,7 @@ impl host::Host for AgentCtx {
         msg: types::Outgoing,
     ) -> wasmtime::Result<Result<(), String>> {
         let checked = self
-            .check_outgoing(&msg)
+            .check_outgoing("reply", &msg, 0)
             .and_then(|()| self.answer(request));
         Ok(checked.map(|()| {
             self.effects.replies.push((
@@ -139,10 +142,12 @@ impl host::Host for AgentCtx {
         to: String,
         msg: types::Outgoing,
     ) -> wasmtime::Result<Result<(), String>> {
-        let checked = check_address(&to)
-            .and_then(|()| self.check_outgoing(&msg))
-            .and_then(|()| self.answer(request));
-        Ok(checked.map(|()| {
+        let checked = self.address(&to).and_then(|to| {
+            self.check_outgoing("forward", &msg, to.len())?;
+            self.answer(request)?;
+            Ok(to)
+        });
+        Ok(checked.map(|to| {
             let out = Outgoing {
                 kind: msg.kind.into(),
                 conversation: msg.conversation,
@@ -153,8 +158,26 @@ impl host::Host for AgentCtx {
     }
 
     fn log(&mut self, level: types::Level, text: String) -> wasmtime::Result<()> {
-        let text = truncate(&text, MAX_LOG);
+        let text = budget::clamp_text(&text);
+        let verdict = self.log.lock().unwrap().admit(since_start(), text.len());
         let agent = &*self.name;
+        match verdict {
+            LogVerdict::Drop { first: true } => {
+                tracing::warn!(
+                    target: "caxton::agent",
+                    agent,
+                    "over its log rate ({} lines, {} bytes per second): dropping its lines",
+                    budget::LogRate::default().lines,
+                    budget::LogRate::default().bytes
+                );
+                return Ok(());
+            }
+            LogVerdict::Drop { first: false } => return Ok(()),
+            LogVerdict::WriteAfterDrops { dropped } => {
+                tracing::warn!(target: "caxton::agent", agent, "{dropped} log lines dropped over its rate");
+            }
+            LogVerdict::Write => {}
+        }
         match level {
             types::Level::Trace => tracing::trace!(target: "caxton::agent", agent, "{text}"),
             types::Level::Debug => tracing::debug!(target: "caxton::agent", agent, "{text}"),
@@ -166,8 +189,7 @@ impl host::Host for AgentCtx {
     }
 
     fn now(&mut self) -> wasmtime::Result<u64> {
-        static BASE: OnceLock<Instant> = OnceLock::new();
-        Ok(BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64)
+        Ok(since_start().as_nanos() as u64)
     }
 
     fn self_id(&mut self) -> wasmtime::Result<String> {
@@ -181,6 +203,10 @@ impl host::Host for AgentCtx {
         Ok(self.state.lock().unwrap().get(&key).cloned())
     }
 
+    /// Charges a write (or delete) to the call's budget while it is
+    /// pending, and to the state's budget and key count for after the
+    /// commit, before anything is kept. Over either, the call traps with
+    /// the reason (this import has no error result to return it in).
     fn state_set(&mut self, key: String, value: Option<Vec<u8>>) -> wasmtime::Result<()> {
         if key.len() > MAX_KEY {
             wasmtime::bail!(
@@ -188,25 +214,42 @@ impl host::Host for AgentCtx {
                 key.len()
             );
         }
-        if let Some(v) = &value {
-            let pending: usize = self.overlay.values().flatten().map(Vec::len).sum();
-            let stored: usize = self.state.lock().unwrap().values().map(Vec::len).sum();
-            if v.len() + pending + stored > MAX_STATE_BYTES {
-                wasmtime::bail!("agent state would exceed {MAX_STATE_BYTES} bytes");
+        let size = |v: &Option<Vec<u8>>| v.as_ref().map(|v| key.len() + v.len() + ENTRY);
+        let held = |v: &Option<Vec<u8>>| key.len() + ENTRY + v.as_ref().map_or(0, Vec::len);
+        let (before, pending_before) = match self.overlay.get(&key) {
+            Some(pending) => (size(pending), Some(held(pending))),
+            None => {
+                let state = self.state.lock().unwrap();
+                (state.get(&key).map(|v| key.len() + v.len() + ENTRY), None)
             }
+        };
+        let after = size(&value);
+        let (bytes, keys) = self.state_pending;
+        let bytes = bytes - before.unwrap_or(0) + after.unwrap_or(0);
+        let keys = keys - usize::from(before.is_some()) + usize::from(after.is_some());
+        if after > before && bytes > self.budget.state {
+            return Err(over(budget::OverBudget {
+                what: "state write",
+                budget: "state",
+                unit: "bytes",
+                would: bytes,
+                limit: self.budget.state,
+            }));
         }
+        if keys > MAX_STATE_KEYS && after.is_some() && before.is_none() {
+            return Err(over(budget::OverBudget {
+                what: "state write",
+                budget: "state",
+                unit: "keys",
+                would: keys,
+                limit: MAX_STATE_KEYS,
+            }));
+        }
+        self.held
+            .replace("state write", pending_before.unwrap_or(0), held(&value))
+            .map_err(over)?;
+        self.state_pending = (bytes, keys);
         self.overlay.insert(key, value);
         Ok(())
     }
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }

@@ -4,20 +4,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::Agent;
 use super::bindings::caxton::agent::types;
-use super::ctx::{AgentCtx, SharedState};
+use super::ctx::{AgentCtx, SharedLog, SharedState};
 use super::engine::CaxtonEngine;
 use super::plugin::Plugin;
+use crate::core::address::Reach;
+use crate::core::budget;
 use crate::core::envelope::{Effects, Envelope};
 use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
 
 /// What an instance is started with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct InstanceSpec {
     /// The agent's name (what `self-id` returns).
     pub name: Arc<str>,
@@ -35,6 +38,21 @@ pub struct InstanceSpec {
     /// at every epoch tick (see `host::preempt`), so a normal thread waiting
     /// for it gets it within an epoch tick (1 ms).
     pub background: bool,
+    /// Whom it may address: checked at each `send` and `forward`.
+    pub reach: Arc<dyn Reach>,
+    /// Its log rate limiter.
+    pub log: SharedLog,
+}
+
+impl std::fmt::Debug for InstanceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceSpec")
+            .field("name", &self.name)
+            .field("limits", &self.limits)
+            .field("data_dir", &self.data_dir)
+            .field("background", &self.background)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A running agent instance. After any [`Failure`] it must be dropped: a
@@ -42,7 +60,9 @@ pub struct InstanceSpec {
 pub struct AgentInstance {
     store: Store<AgentCtx>,
     bindings: Agent,
-    ticks_per_message: u64,
+    /// How long past its deadline a call that waits in a host call (and so
+    /// reaches no epoch check) is abandoned: one epoch tick.
+    tick: Duration,
     init_writes: Vec<(String, Option<Vec<u8>>)>,
 }
 
@@ -53,34 +73,28 @@ impl AgentInstance {
         plugin: &Plugin,
         spec: InstanceSpec,
     ) -> Result<Self, Failure> {
-        let tick = engine.options.tick.as_nanos().max(1);
-        let ticks_per_message = (spec.limits.deadline.as_nanos().div_ceil(tick) as u64).max(1);
+        let tick = engine.options.tick;
         let fuel = spec.limits.fuel;
         let background = spec.background;
-        let ctx = AgentCtx::new(
-            spec.name,
-            spec.limits,
-            spec.state,
-            spec.kill,
-            spec.data_dir.as_deref(),
-        )?;
+        let ctx = AgentCtx::new(&spec)?;
         let mut store = Store::new(&engine.engine, ctx);
         store.limiter(|ctx| &mut ctx.limiter);
+        // Every tick while guest code runs: a kill, or the wall clock past
+        // the call's deadline (time in host calls counts as fully as time
+        // in guest code), ends the call; otherwise yield to the executor,
+        // so a spinning agent does not starve the others on its thread.
         store.epoch_deadline_callback(move |mut store| {
             let ctx = store.data_mut();
             if ctx.kill.load(Relaxed) {
                 return Err(wasmtime::Error::new(Failure::Killed));
             }
-            if ctx.ticks_left == 0 {
+            if Instant::now() >= ctx.deadline_at {
                 let limit = ctx.limits.deadline;
                 return Err(wasmtime::Error::new(Failure::Deadline { limit }));
             }
-            ctx.ticks_left -= 1;
             if background {
                 super::preempt::yield_core();
             }
-            // Yield to the executor every tick: a spinning agent must not
-            // starve the others sharing its thread until its deadline.
             Ok(UpdateDeadline::Yield(1))
         });
         if engine.options.fuel {
@@ -92,36 +106,40 @@ impl AgentInstance {
                 "a fuel limit needs a node that meters fuel (caxton-run --fuel)".into(),
             ));
         }
-        store.data_mut().ticks_left = ticks_per_message;
+        let deadline = spec.limits.deadline;
+        // Instantiation runs guest code too (start functions): a deadline
+        // of its own, then a fresh one for `init`.
+        store.data_mut().start_call();
         store.set_epoch_deadline(1);
-        let bindings = plugin
-            .pre()
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| match e.downcast_ref::<Failure>() {
+        let until = store.data().deadline_at + tick;
+        let instantiate = plugin.pre().instantiate_async(&mut store);
+        let bindings = match within(until, instantiate).await {
+            None => return Err(Failure::Deadline { limit: deadline }),
+            Some(result) => result.map_err(|e| match e.downcast_ref::<Failure>() {
                 Some(f) => f.clone(),
                 None => Failure::Host(format!("instantiating {}: {e:#}", plugin.name())),
-            })?;
+            })?,
+        };
         let config = spec.config;
-        store.data_mut().ticks_left = ticks_per_message;
+        store.data_mut().start_call();
         store.set_epoch_deadline(1);
         let mut instance = AgentInstance {
             store,
             bindings,
-            ticks_per_message,
+            tick,
             init_writes: Vec::new(),
         };
-        let limit = stall_limit(instance.store.data().limits.deadline);
+        let until = instance.store.data().deadline_at + tick;
         let init = instance.bindings.call_init(&mut instance.store, &config);
-        let Some(result) = within(limit, init).await else {
-            return Err(Failure::Stalled { limit });
+        let Some(result) = within(until, init).await else {
+            return Err(Failure::Deadline { limit: deadline });
         };
         match result {
             Ok(Ok(())) => {
                 instance.init_writes = instance.store.data_mut().commit_state();
                 Ok(instance)
             }
-            Ok(Err(reason)) => Err(Failure::Init(reason)),
+            Ok(Err(reason)) => Err(Failure::Init(budget::clamp_text(&reason).into_owned())),
             Err(e) => Err(instance.classify(e)),
         }
     }
@@ -137,7 +155,7 @@ impl AgentInstance {
         let ctx = self.store.data_mut();
         ctx.discard();
         ctx.batch.extend(batch.iter().map(|m| (m.id, false)));
-        ctx.ticks_left = self.ticks_per_message * batch.len() as u64;
+        ctx.start_call();
         ctx.stderr_tail.lock().unwrap().clear();
         let ctx_deadline = ctx.limits.deadline;
         let msgs: Vec<types::Message> = batch.into_iter().map(to_wit).collect();
@@ -151,24 +169,36 @@ impl AgentInstance {
             }
         }
         self.store.set_epoch_deadline(1);
-        let limit = stall_limit(ctx_deadline.saturating_mul(msgs.len() as u32));
+        // One deadline for the whole call, however many messages it has.
+        let until = self.store.data().deadline_at + self.tick;
         let call = async {
             if let [msg] = msgs.as_slice() {
                 let id = msg.id;
                 self.bindings
                     .call_handle(&mut self.store, msg)
                     .await
-                    .map(|r| r.err().map(|reason| vec![(id, reason)]).unwrap_or_default())
+                    .map(|r| {
+                        r.err()
+                            .map(|reason| vec![(id, clamp_owned(reason))])
+                            .unwrap_or_default()
+                    })
             } else {
                 self.bindings
                     .call_handle_batch(&mut self.store, &msgs)
                     .await
-                    .map(|fails| fails.into_iter().map(|f| (f.id, f.reason)).collect())
+                    .map(|fails| {
+                        fails
+                            .into_iter()
+                            .map(|f| (f.id, clamp_owned(f.reason)))
+                            .collect()
+                    })
             }
         };
-        let Some(result) = within(limit, call).await else {
+        let Some(result) = within(until, call).await else {
             return Err((
-                Failure::Stalled { limit },
+                Failure::Deadline {
+                    limit: ctx_deadline,
+                },
                 msgs.into_iter().map(from_wit).collect(),
             ));
         };
@@ -232,28 +262,27 @@ impl AgentInstance {
     }
 }
 
-/// How long a call may take in wall-clock time, waits included, before it
-/// is abandoned as stalled. The deadline counts only the time the guest
-/// runs (epoch ticks while it executes); a guest waiting in a host call (a
-/// WASI sleep or poll) runs no code and would never reach it. Ten times
-/// the deadline, at least a second: a busy node that keeps a guest queued
-/// for its turn must not be mistaken for a stall.
-fn stall_limit(deadline: std::time::Duration) -> std::time::Duration {
-    deadline
-        .saturating_mul(10)
-        .max(std::time::Duration::from_secs(1))
+/// A guest's text as the host keeps it: at most [`budget::MAX_TEXT`] bytes.
+fn clamp_owned(text: String) -> String {
+    if text.len() <= budget::MAX_TEXT {
+        text
+    } else {
+        budget::clamp_text(&text).into_owned()
+    }
 }
 
-/// Runs `call` to completion, or gives up after `limit`. The timer (a clock
+/// Runs `call` to completion, or gives up at `until` (the deadline plus
+/// a tick: a call that waits in a host call, a WASI sleep or poll, runs no
+/// guest code and never reaches an epoch check). The timer (a clock
 /// read and a timer entry) is made only if the first poll leaves the call
 /// pending: nearly every call completes in one poll, and this runs once
 /// per batch.
-async fn within<F: Future>(limit: std::time::Duration, call: F) -> Option<F::Output> {
+async fn within<F: Future>(until: Instant, call: F) -> Option<F::Output> {
     let mut call = std::pin::pin!(call);
     let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
     match first {
         std::task::Poll::Ready(out) => Some(out),
-        std::task::Poll::Pending => tokio::time::timeout(limit, call).await.ok(),
+        std::task::Poll::Pending => tokio::time::timeout_at(until.into(), call).await.ok(),
     }
 }
 

@@ -13,13 +13,15 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::error::{RequestError, SendError};
+use crate::core::address::Reach;
+use crate::core::budget::{ENTRY, HostBudget};
 use crate::core::envelope::Envelope;
 use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
-use crate::core::mailbox::{Full, Mailbox};
+use crate::core::mailbox::{Full, Mailbox, Weight};
 use crate::core::supervision::{Decision, RestartPolicy, Supervisor};
 use crate::core::tenant::{Priority, QuotaError, RateBucket, Tenant};
-use crate::host::ctx::SharedState;
+use crate::host::ctx::{SharedLog, SharedState};
 use crate::host::{AgentInstance, InstanceSpec, Plugin};
 
 /// Most messages handed to one `handle-batch` call.
@@ -47,7 +49,14 @@ pub(crate) struct Delivery {
     pub(crate) reply: Option<ReplyTo>,
     /// Deliveries of this message that crashed the agent so far.
     pub(crate) attempts: u32,
+    /// Forwards this message has been through (a forwarding loop ends at
+    /// [`MAX_HOPS`]).
+    pub(crate) hops: u8,
 }
+
+/// Most forwards one request may go through before its requester gets a
+/// failure: a forwarding loop ends instead of cycling forever.
+pub(crate) const MAX_HOPS: u8 = 32;
 
 impl Delivery {
     /// A message delivered for the first time.
@@ -56,7 +65,14 @@ impl Delivery {
             env,
             reply,
             attempts: 0,
+            hops: 0,
         }
+    }
+}
+
+impl Weight for Delivery {
+    fn weight(&self) -> usize {
+        self.env.payload.len() + self.env.sender.len() + ENTRY
     }
 }
 
@@ -101,9 +117,9 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(crate) fn new(mailbox: usize) -> Self {
+    pub(crate) fn new(limits: &AgentLimits) -> Self {
         Inner {
-            mailbox: Mailbox::new(mailbox),
+            mailbox: Mailbox::new(limits.mailbox, HostBudget::of(limits).mailbox),
             // `running` until started: messages sent meanwhile wait.
             running: true,
             status: Status::Running,
@@ -126,6 +142,10 @@ pub(crate) struct AgentCell {
     pub(crate) config: String,
     pub(crate) state: SharedState,
     pub(crate) kill: Arc<AtomicBool>,
+    /// Its log rate, kept across restarts.
+    pub(crate) log: SharedLog,
+    /// Whom it may address, asked at each send.
+    pub(crate) reach: Arc<dyn Reach>,
     pub(crate) inner: Mutex<Inner>,
     pub(crate) instance: Mutex<Option<AgentInstance>>,
     /// Its tenant's quotas, if the tenant has any (the message rate is
@@ -209,6 +229,8 @@ impl AgentCell {
                 .as_ref()
                 .and_then(|t| t.def.data_dir.clone()),
             background: self.is_background(),
+            reach: self.reach.clone(),
+            log: self.log.clone(),
         }
     }
 
@@ -251,6 +273,7 @@ impl AgentCell {
             let err = SendError::MailboxFull {
                 name: self.name.to_string(),
                 capacity: self.limits.mailbox,
+                bytes: inner.mailbox.max_bytes(),
             };
             return Err(Box::new((err, delivery)));
         }

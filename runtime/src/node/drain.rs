@@ -87,7 +87,12 @@ impl Node {
         let mut slots = Vec::with_capacity(batch.len());
         let mut envelopes = Vec::with_capacity(batch.len());
         for delivery in batch {
-            slots.push((delivery.env.id, delivery.reply, delivery.attempts));
+            slots.push((
+                delivery.env.id,
+                delivery.reply,
+                delivery.attempts,
+                delivery.hops,
+            ));
             envelopes.push(delivery.env);
         }
         match live.handle(envelopes).await {
@@ -104,7 +109,7 @@ impl Node {
                 }
                 let slots = slots
                     .into_iter()
-                    .map(|(id, reply, _)| (id, reply))
+                    .map(|(id, reply, _, hops)| (id, reply, hops))
                     .collect();
                 self.apply(cell, effects, slots);
             }
@@ -119,10 +124,11 @@ impl Node {
                 let batch = envelopes
                     .into_iter()
                     .zip(slots)
-                    .map(|(env, (_, reply, attempts))| Delivery {
+                    .map(|(env, (_, reply, attempts, hops))| Delivery {
                         env,
                         reply,
                         attempts,
+                        hops,
                     })
                     .collect();
                 *instance = self.supervise(cell, failure, batch).await;
@@ -215,6 +221,7 @@ impl Node {
             env,
             reply,
             attempts,
+            ..
         } = delivery;
         let Envelope {
             id,

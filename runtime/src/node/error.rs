@@ -80,13 +80,15 @@ pub enum SendError {
     },
     /// Backpressure: the mailbox is at capacity.
     #[error(
-        "the mailbox of `{name}` is full ({capacity} messages): the agent is not keeping up; retry later or spawn it with a larger `mailbox`"
+        "the mailbox of `{name}` is full ({capacity} messages or {bytes} bytes, half its memory limit): the agent is not keeping up; retry later or spawn it with a larger `mailbox` or `memory`"
     )]
     MailboxFull {
         /// The agent.
         name: String,
-        /// Its mailbox capacity.
+        /// Its mailbox capacity in messages.
         capacity: usize,
+        /// What its queued messages may hold in bytes.
+        bytes: usize,
     },
     /// `name@peer` names a peer node this tenant has no link to.
     #[error(
@@ -124,6 +126,16 @@ pub enum SendError {
     /// The receiving tenant's message rate is used up.
     #[error(transparent)]
     Quota(#[from] QuotaError),
+    /// A request was forwarded more times than a chain may be long.
+    #[error(
+        "`{name}` forwarded a request that had already been forwarded {hops} times (a forwarding loop?); the chain was ended"
+    )]
+    HopLimit {
+        /// The agent that forwarded it last.
+        name: String,
+        /// The forwards it had been through.
+        hops: u8,
+    },
     /// The payload is over the receiver's message-size limit.
     #[error("a payload of {size} bytes is over the {limit}-byte message limit of `{name}`")]
     TooLarge {

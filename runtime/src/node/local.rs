@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
@@ -16,6 +17,8 @@ use super::cell::{AgentCell, Delivery, Enqueued, Inner, ReplyTo, TenantState};
 use super::dead_letter::DeadLetter;
 use super::error::{RequestError, SendError, SpawnError, TenantError};
 use super::handle::AgentHandle;
+use super::route::TenantReach;
+use crate::core::budget::{LogLimiter, LogRate};
 use crate::core::envelope::{Envelope, Kind};
 use crate::core::name;
 use crate::core::tenant::Tenant;
@@ -204,7 +207,13 @@ impl Node {
             config: options.config.clone(),
             state: Arc::new(Mutex::new(state)),
             kill: Arc::new(AtomicBool::new(false)),
-            inner: Mutex::new(Inner::new(options.limits.mailbox)),
+            log: Arc::new(Mutex::new(LogLimiter::new(LogRate::default()))),
+            reach: Arc::new(TenantReach {
+                node: Arc::downgrade(&self.inner),
+                tenant: tenant.clone(),
+                state: tenant_state.clone(),
+            }),
+            inner: Mutex::new(Inner::new(&options.limits)),
             instance: Mutex::new(None),
             tenant_state,
         });
@@ -535,7 +544,7 @@ impl Node {
     /// Sends `payload` to `agent` as an `inform` (fire and forget).
     pub fn send(&self, agent: &AgentHandle, payload: Vec<u8>) -> Result<(), SendError> {
         let env = self.envelope(Kind::Inform, payload);
-        self.enqueue(&agent.cell, Delivery::new(env, None), false)
+        self.enqueue(&agent.cell, Delivery::new(env, None))
     }
 
     fn envelope(&self, kind: Kind, payload: Vec<u8>) -> Envelope {
@@ -549,35 +558,44 @@ impl Node {
     }
 
     /// Enqueues and, if this made the agent busy, starts its drain.
-    fn enqueue(
-        &self,
-        cell: &Arc<AgentCell>,
-        delivery: Delivery,
-        inline: bool,
-    ) -> Result<(), SendError> {
-        self.push(cell, delivery, inline)
-            .map_err(|rejected| rejected.0)
+    fn enqueue(&self, cell: &Arc<AgentCell>, delivery: Delivery) -> Result<(), SendError> {
+        self.push(cell, delivery).map_err(|rejected| rejected.0)
     }
 
     /// Enqueues `delivery` and, if that made the agent busy, starts its
-    /// drain: inline on this thread when `inline`, else on the runtime. A
-    /// background tenant's agent never runs inline: the caller's thread
-    /// has the caller's priority, not the tenant's. A refused delivery is
-    /// handed back with the reason.
+    /// drain on the runtime. A refused delivery is handed back with the
+    /// reason.
     pub(crate) fn push(
         &self,
         cell: &Arc<AgentCell>,
         delivery: Delivery,
-        inline: bool,
     ) -> Result<(), Box<(SendError, Delivery)>> {
-        match cell.enqueue(delivery)? {
-            Enqueued::Queued => {}
-            Enqueued::Schedule if inline && !cell.is_background() => {
-                self.inner.rt.block_on(self.drain(cell.clone(), Some(4)))
-            }
-            Enqueued::Schedule => self.schedule(cell.clone()),
+        if cell.enqueue(delivery)? == Enqueued::Schedule {
+            self.schedule(cell.clone());
         }
         Ok(())
+    }
+
+    /// Runs `cell`'s drain on this thread (outside the runtime) until
+    /// `until`; if it is not done by then, the rest of it runs on the
+    /// runtime and this returns false. So a caller's timeout holds even
+    /// when the handler runs on its thread; the handler itself runs on
+    /// until it ends or its deadline cuts it.
+    fn drain_inline(&self, cell: Arc<AgentCell>, until: Instant) -> bool {
+        let node = self.clone();
+        let mut drain = Box::pin(async move { node.drain(cell, Some(4)).await });
+        let done = self.inner.rt.block_on(async {
+            let first = std::future::poll_fn(|cx| Poll::Ready(drain.as_mut().poll(cx))).await;
+            // A timer only for a drain that did not finish at once.
+            first.is_ready()
+                || tokio::time::timeout_at(until.into(), &mut drain)
+                    .await
+                    .is_ok()
+        });
+        if !done {
+            self.inner.rt.spawn(drain);
+        }
+        done
     }
 
     /// Sends a request and waits for the reply (from inside the runtime).
@@ -587,29 +605,52 @@ impl Node {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, RequestError> {
-        let rx = self.submit_request(agent, payload, false)?;
+        let rx = self.submit_request(agent, payload)?;
         wait(agent, rx, timeout).await
     }
 
     /// Sends a request and waits for the reply, from a thread outside the
     /// runtime. If the agent is idle its handler runs right here, which
     /// makes an in-process round trip cost one component call, not two
-    /// thread wake-ups.
+    /// thread wake-ups. (Not a background tenant's: this thread has the
+    /// caller's priority, not the tenant's.) Either way the answer comes
+    /// within `timeout` or the call returns [`RequestError::Timeout`].
     pub fn request_blocking(
         &self,
         agent: &AgentHandle,
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, RequestError> {
-        let mut rx = self.submit_request(agent, payload, true)?;
+        let until = Instant::now() + timeout;
+        let (tx, mut rx) = oneshot::channel();
+        let env = self.envelope(Kind::Request, payload);
+        let cell = &agent.cell;
+        let timed_out = || RequestError::Timeout {
+            name: agent.name().to_string(),
+            timeout,
+        };
+        match cell.enqueue(Delivery::new(env, Some(ReplyTo::Waiter(tx)))) {
+            Err(rejected) => return Err(RequestError::Send(rejected.0)),
+            Ok(Enqueued::Queued) => {}
+            Ok(Enqueued::Schedule) if !cell.is_background() => {
+                if !self.drain_inline(cell.clone(), until) {
+                    return Err(timed_out());
+                }
+            }
+            Ok(Enqueued::Schedule) => self.schedule(cell.clone()),
+        }
         match rx.try_recv() {
             Ok(result) => result,
             Err(oneshot::error::TryRecvError::Closed) => {
                 Err(RequestError::Dropped(agent.name().to_string()))
             }
-            Err(oneshot::error::TryRecvError::Empty) => {
-                self.inner.rt.block_on(wait(agent, rx, timeout))
-            }
+            Err(oneshot::error::TryRecvError::Empty) => self.inner.rt.block_on(async {
+                match tokio::time::timeout_at(until.into(), rx).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_closed)) => Err(RequestError::Dropped(agent.name().to_string())),
+                    Err(_elapsed) => Err(timed_out()),
+                }
+            }),
         }
     }
 
@@ -624,7 +665,7 @@ impl Node {
     ) {
         let env = self.envelope(Kind::Request, payload);
         let delivery = Delivery::new(env, Some(ReplyTo::Callback(Box::new(done))));
-        if let Err(rejected) = self.push(&agent.cell, delivery, false) {
+        if let Err(rejected) = self.push(&agent.cell, delivery) {
             let (err, delivery) = *rejected;
             if let Some(ReplyTo::Callback(done)) = delivery.reply {
                 done(Err(RequestError::Send(err)));
@@ -633,16 +674,11 @@ impl Node {
     }
 
     /// Enqueues a request whose answer arrives on the returned receiver.
-    fn submit_request(
-        &self,
-        agent: &AgentHandle,
-        payload: Vec<u8>,
-        inline: bool,
-    ) -> Result<Reply, SendError> {
+    fn submit_request(&self, agent: &AgentHandle, payload: Vec<u8>) -> Result<Reply, SendError> {
         let (tx, rx) = oneshot::channel();
         let env = self.envelope(Kind::Request, payload);
         let reply = Some(ReplyTo::Waiter(tx));
-        self.enqueue(&agent.cell, Delivery::new(env, reply), inline)?;
+        self.enqueue(&agent.cell, Delivery::new(env, reply))?;
         Ok(rx)
     }
 

@@ -1,12 +1,67 @@
 //! Turning a handler's effects into deliveries and answers.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Weak};
 
-use super::cell::{AgentCell, Delivery, ReplyTo};
+use super::cell::{AgentCell, Delivery, MAX_HOPS, ReplyTo, TenantState};
 use super::error::{RequestError, SendError};
-use super::local::Node;
+use super::local::{Node, NodeInner};
+use crate::core::address::{Address, AddressError, Reach};
 use crate::core::envelope::{Effects, Envelope, Kind, Outgoing};
+
+/// What an agent of one tenant may address, asked at each `send` and
+/// `forward` so a bad address fails at the call: another tenant only with
+/// a grant, a peer node only if this node has a link to it.
+pub(crate) struct TenantReach {
+    pub(crate) node: Weak<NodeInner>,
+    pub(crate) tenant: Arc<str>,
+    pub(crate) state: Option<Arc<TenantState>>,
+}
+
+impl std::fmt::Debug for TenantReach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantReach")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reach for TenantReach {
+    fn check(&self, to: &Address) -> Result<(), AddressError> {
+        match to {
+            Address::Local(_) => Ok(()),
+            Address::Tenant { tenant, name } => {
+                let granted = match &self.state {
+                    Some(t) => t.def.may_send_to(&self.tenant, tenant),
+                    None => *self.tenant == **tenant,
+                };
+                if granted {
+                    Ok(())
+                } else {
+                    Err(AddressError::NotGranted {
+                        from: self.tenant.to_string(),
+                        tenant: tenant.clone(),
+                        name: name.clone(),
+                    })
+                }
+            }
+            Address::Peer { name, node } => {
+                let linked = self
+                    .node
+                    .upgrade()
+                    .is_some_and(|inner| Node { inner }.peer(&self.tenant, node).is_some());
+                if linked {
+                    Ok(())
+                } else {
+                    Err(AddressError::NoSuchPeer {
+                        name: name.clone(),
+                        node: node.clone(),
+                    })
+                }
+            }
+        }
+    }
+}
 
 impl Node {
     /// Applies what a handler did: answers, forwards, sends. Requests of
@@ -15,9 +70,9 @@ impl Node {
         &self,
         cell: &Arc<AgentCell>,
         effects: Effects,
-        mut slots: Vec<(u64, Option<ReplyTo>)>,
+        mut slots: Vec<(u64, Option<ReplyTo>, u8)>,
     ) {
-        if effects.is_empty() && slots.iter().all(|(_, s)| s.is_none()) {
+        if effects.is_empty() && slots.iter().all(|(_, s, _)| s.is_none()) {
             return;
         }
         let out = effects.replies.len() + effects.forwards.len() + effects.sends.len();
@@ -28,16 +83,16 @@ impl Node {
         let mut take = |id: u64| {
             slots
                 .iter_mut()
-                .find(|(i, _)| *i == id)
-                .and_then(|(_, s)| s.take())
+                .find(|(i, _, _)| *i == id)
+                .map(|(_, s, hops)| (s.take(), *hops))
         };
         for (id, out) in effects.replies {
-            if let Some(to) = take(id) {
+            if let Some((Some(to), _)) = take(id) {
                 self.answer(&cell.name, to, Ok(out));
             }
         }
         for (id, reason) in effects.failures {
-            if let Some(to) = take(id) {
+            if let Some((Some(to), _)) = take(id) {
                 let err = RequestError::Handler {
                     name: cell.name.to_string(),
                     reason,
@@ -46,12 +101,23 @@ impl Node {
             }
         }
         for (id, target, out) in effects.forwards {
-            let reply = take(id);
-            if self.deliver(cell, &target, out, reply).is_err() {
+            let (reply, hops) = take(id).unwrap_or((None, 0));
+            if hops >= MAX_HOPS {
+                self.inner.undeliverable.fetch_add(1, Relaxed);
+                if let Some(to) = reply {
+                    let err = SendError::HopLimit {
+                        name: cell.name.to_string(),
+                        hops,
+                    };
+                    self.answer(&cell.name, to, Err(RequestError::Send(err)));
+                }
+                continue;
+            }
+            if self.deliver(cell, &target, out, reply, hops + 1).is_err() {
                 self.inner.undeliverable.fetch_add(1, Relaxed);
             }
         }
-        for (_, slot) in slots {
+        for (_, slot, _) in slots {
             if let Some(to @ (ReplyTo::Waiter(_) | ReplyTo::Callback(_))) = slot {
                 self.answer(
                     &cell.name,
@@ -65,7 +131,7 @@ impl Node {
                 tenant: cell.tenant.clone(),
                 name: cell.name.to_string(),
             });
-            if let Err(e) = self.deliver(cell, &target, out, reply) {
+            if let Err(e) = self.deliver(cell, &target, out, reply, 0) {
                 self.inner.undeliverable.fetch_add(1, Relaxed);
                 tracing::debug!(agent = &*cell.name, "send to `{target}` failed: {e}");
             }
@@ -75,17 +141,23 @@ impl Node {
     /// Delivers a message from agent `from` to `target`: a name in its own
     /// tenant, `tenant/name` in a tenant it was granted, or `name@peer`.
     /// If it cannot be delivered, its reply slot (if any) gets the error.
+    /// (The address was checked at the call; grants and links are checked
+    /// again here, as they may have changed since.)
     fn deliver(
         &self,
         from: &AgentCell,
-        target: &str,
+        target: &Address,
         out: Outgoing,
         reply: Option<ReplyTo>,
+        hops: u8,
     ) -> Result<(), SendError> {
-        if let Some((name, peer)) = target.rsplit_once('@') {
-            return self.forward_to_peer(from, name, peer, out, reply);
-        }
-        let (tenant, name) = target.split_once('/').unwrap_or((&from.tenant, target));
+        let (tenant, name) = match target {
+            Address::Local(name) => (&*from.tenant, name.as_str()),
+            Address::Tenant { tenant, name } => (tenant.as_str(), name.as_str()),
+            Address::Peer { name, node } => {
+                return self.forward_to_peer(from, name, node, out, reply);
+            }
+        };
         let mut env = self.envelope_from(from, out);
         let found = if from.may_send_to(tenant) {
             if tenant != &*from.tenant {
@@ -101,9 +173,10 @@ impl Node {
                 name: name.to_string(),
             })
         };
-        let delivery = Delivery::new(env, reply);
+        let mut delivery = Delivery::new(env, reply);
+        delivery.hops = hops;
         let result = match found {
-            Ok(cell) => match self.push(&cell, delivery, false) {
+            Ok(cell) => match self.push(&cell, delivery) {
                 Ok(()) => return Ok(()),
                 Err(rejected) => *rejected,
             },
@@ -218,7 +291,7 @@ impl Node {
                 };
                 let delivered = self
                     .lookup(&tenant, &name)
-                    .is_ok_and(|cell| self.push(&cell, Delivery::new(env, None), false).is_ok());
+                    .is_ok_and(|cell| self.push(&cell, Delivery::new(env, None)).is_ok());
                 if !delivered {
                     self.inner.undeliverable.fetch_add(1, Relaxed);
                 }
