@@ -20,6 +20,7 @@ const PLUGINS: &[&str] = &[
     "relay",
     "streamer",
     "probe",
+    "hostile",
     "not-an-agent",
 ];
 const TARGET: &str = "wasm32-wasip2";

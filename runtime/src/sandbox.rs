@@ -16,6 +16,8 @@ use crate::node::{AgentHandle, Node, RequestError, SendError, SpawnError, SpawnO
 pub enum Expect {
     /// The agent fails with this failure label (`memory`, `deadline`, ...).
     Fails(&'static str),
+    /// The agent never starts: instantiation or `init` fails with this label.
+    StartFails(&'static str),
     /// The handler's call is refused by the host; the agent lives on and
     /// reports an error containing this text.
     Refused(&'static str),
@@ -27,6 +29,13 @@ pub enum Expect {
     Denied,
     /// The probe sees nothing (its reply equals this text).
     Sees(&'static str),
+    /// The agent replies, and the reply contains this text (what the host
+    /// told it).
+    Says(&'static str),
+    /// The request fails, and the error contains this text.
+    Error(&'static str),
+    /// The agent's log lines over its rate are dropped (and counted).
+    LogCut,
     /// The host refuses the message before it reaches the agent.
     TooLarge,
     /// The component is refused at load.
@@ -40,10 +49,16 @@ pub struct Case {
     pub name: &'static str,
     /// The built-in plugin that misbehaves, or the bytes' kind for a load case.
     pub plugin: &'static str,
-    /// The request that makes it misbehave.
+    /// The `init` config it is spawned with.
+    pub config: &'static str,
+    /// The request that makes it misbehave (`<batch>`: a batch of
+    /// messages ending in `batch-loop`, handed over with one call).
     pub payload: &'static str,
     /// How it must end.
     pub expect: Expect,
+    /// How long the agent is left to go on after its answer (a flood that
+    /// keeps itself going), before it is killed.
+    pub linger_ms: u64,
 }
 
 const fn case(
@@ -55,8 +70,23 @@ const fn case(
     Case {
         name,
         plugin,
+        config: "",
         payload,
         expect,
+        linger_ms: 0,
+    }
+}
+
+/// A case of the `hostile` plugin, written without the SDK.
+const fn hostile(name: &'static str, payload: &'static str, expect: Expect) -> Case {
+    case(name, "hostile", payload, expect)
+}
+
+/// A case that misbehaves in `init`.
+const fn in_init(name: &'static str, config: &'static str, expect: Expect) -> Case {
+    Case {
+        config,
+        ..case(name, "hostile", "echo", expect)
     }
 }
 
@@ -98,6 +128,63 @@ pub const CASES: &[Case] = &[
     ),
     case("flood of sends", "crasher", "flood", Expect::Bounded),
     case("oversized message in", "echo", "<2 MiB>", Expect::TooLarge),
+    in_init("loop in init", "loop", Expect::StartFails("deadline")),
+    in_init("sleep in init", "sleep", Expect::StartFails("deadline")),
+    in_init(
+        "host-call loop in init",
+        "host-loop",
+        Expect::StartFails("deadline"),
+    ),
+    hostile(
+        "loop inside handle-batch",
+        "<batch>",
+        Expect::Fails("deadline"),
+    ),
+    hostile("host-call loop", "host-loop", Expect::Fails("deadline")),
+    hostile(
+        "1 MiB sends in one call",
+        "send-big",
+        Expect::Refused("over its budget"),
+    ),
+    Case {
+        linger_ms: 300,
+        ..hostile(
+            "send amplification",
+            "amplify",
+            Expect::Sees("amplifying"),
+        )
+    },
+    hostile("state key flood", "state-keys", Expect::Fails("budget")),
+    hostile("state value flood", "state-big", Expect::Fails("budget")),
+    hostile("state delete flood", "state-deletes", Expect::Fails("budget")),
+    hostile("log flood", "log-flood 20000", Expect::LogCut),
+    hostile("forward loop", "forward-self", Expect::Error("forwarding loop")),
+    hostile(
+        "malformed address",
+        "spoof ../etc",
+        Expect::Says("refused: address"),
+    ),
+    hostile("`..` as a name", "spoof ..", Expect::Says("not a valid name")),
+    hostile(
+        "1 MiB address",
+        "spoof-long 1048576",
+        Expect::Says("not a valid name"),
+    ),
+    hostile(
+        "another tenant without a grant",
+        "spoof victim/bystander",
+        Expect::Says("has no grant for tenant `victim`"),
+    ),
+    hostile(
+        "unknown peer node",
+        "spoof x@nowhere",
+        Expect::Says("no peer node named `nowhere`"),
+    ),
+    hostile(
+        "100 KB error string",
+        "long-error 100000",
+        Expect::Error("... (truncated)"),
+    ),
     case(
         "open a host file",
         "probe",
@@ -143,6 +230,24 @@ pub struct Outcome {
     pub observed: String,
     /// How long the case took, from spawn to the bystander's answer.
     pub took: Duration,
+    /// How far the host's resident memory rose above where it was before
+    /// the case, at its peak (Linux: `VmHWM` after a reset of it), if known.
+    /// Only meaningful when nothing else runs in the process meanwhile.
+    pub rss_growth: Option<u64>,
+    /// What the growth must stay under for a spawned agent: base + 2x its
+    /// limits (see [`rss_bound`]); `None` for cases that load no agent.
+    pub rss_bound: Option<u64>,
+}
+
+impl Outcome {
+    /// Whether the peak growth stayed under the bound (true where either is
+    /// unknown).
+    pub fn within_bound(&self) -> bool {
+        match (self.rss_growth, self.rss_bound) {
+            (Some(growth), Some(bound)) => growth <= bound,
+            _ => true,
+        }
+    }
 }
 
 /// The limits the corpus runs under, those an operator would give an
@@ -156,11 +261,31 @@ fn limits() -> AgentLimits {
     }
 }
 
+/// Fixed host memory one case may add besides its agent's limits: the
+/// instance's own structures, its stacks, the node's bookkeeping and the
+/// allocator's slack.
+pub const RSS_BASE: u64 = 24 << 20;
+
+/// The most host memory an agent with `limits` may make the host use:
+/// [`RSS_BASE`] + 2 x (its memory + its largest message): its own linear
+/// memory, and what the host holds for it (a memory's worth, split
+/// between a call, its mailbox and its state; see `core::budget`), plus a
+/// message in flight each way.
+pub fn rss_bound(limits: &AgentLimits) -> u64 {
+    RSS_BASE + 2 * (limits.memory + limits.max_message as u64)
+}
+
 /// Runs `case` in `tenant` on `node`, then asks `bystander` (an echo agent
 /// of another tenant) for an answer. Blocking: call it off the runtime.
 pub fn run(node: &Node, tenant: &str, case: &Case, bystander: &AgentHandle) -> Outcome {
+    // Compile the plugin first: compiling is not the agent's doing.
+    let _ = node.plugin(case.plugin);
     let start = Instant::now();
+    let rss_before = crate::measure::resources::reset_peak_rss();
     let (matched, observed) = attempt(node, tenant, case);
+    let rss_growth = rss_before
+        .zip(crate::measure::resources::peak_rss())
+        .map(|(before, peak)| peak.saturating_sub(before));
     let answered = bystander
         .request_blocking(b"still here?".to_vec(), Duration::from_secs(20))
         .is_ok_and(|r| r == b"still here?");
@@ -174,6 +299,8 @@ pub fn run(node: &Node, tenant: &str, case: &Case, bystander: &AgentHandle) -> O
         contained: matched && answered,
         observed,
         took: start.elapsed(),
+        rss_growth,
+        rss_bound: (case.expect != Expect::NotLoaded).then(|| rss_bound(&limits())),
     }
 }
 
@@ -195,20 +322,39 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, String) {
     let options = SpawnOptions {
         tenant: Some(tenant.to_string()),
         limits: limits(),
+        config: case.config.to_string(),
         ..SpawnOptions::default()
     };
     let agent = match node.spawn_blocking(&plugin, options) {
         Ok(a) => a,
         Err(SpawnError::Start { failure, .. }) => {
-            return (case.expect == Expect::NotLoaded, failure.to_string());
+            let matched = match case.expect {
+                Expect::NotLoaded => true,
+                Expect::StartFails(label) => failure.label() == label,
+                _ => false,
+            };
+            return (matched, failure.to_string());
         }
         Err(e) => return (false, format!("could not spawn: {e}")),
     };
-    let payload = match case.payload {
-        "<2 MiB>" => vec![b'x'; 2 << 20],
-        p => p.as_bytes().to_vec(),
+    let timeout = Duration::from_secs(30);
+    let result = match case.payload {
+        "<2 MiB>" => agent.request_blocking(vec![b'x'; 2 << 20], timeout),
+        "<batch>" => {
+            // Keep the agent busy while three messages and the runaway
+            // one queue up; they then go in with one `handle-batch` call.
+            let queued = agent
+                .send(b"pause 30".to_vec())
+                .and_then(|()| (0..3).try_for_each(|_| agent.send(b"echo".to_vec())));
+            match queued {
+                Ok(()) => agent.request_blocking(b"batch-loop".to_vec(), timeout),
+                Err(e) => Err(RequestError::Send(e)),
+            }
+        }
+        p => agent.request_blocking(p.as_bytes().to_vec(), timeout),
     };
-    let result = agent.request_blocking(payload, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(case.linger_ms));
+    let log_dropped = agent.log_dropped();
     agent.kill();
     let matched = match (&result, case.expect) {
         (Err(RequestError::AgentFailed { failure, .. }), Expect::Fails(label)) => {
@@ -225,15 +371,33 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, String) {
         }
         (Ok(reply), Expect::Denied) => reply.starts_with(b"denied:"),
         (Ok(reply), Expect::Sees(text)) => reply == text.as_bytes(),
+        (Ok(reply), Expect::Says(text)) => String::from_utf8_lossy(reply).contains(text),
+        (Err(e), Expect::Error(text)) => e.to_string().contains(text),
+        (Ok(_), Expect::LogCut) => log_dropped > 0,
         (Err(RequestError::Send(SendError::TooLarge { .. })), Expect::TooLarge) => true,
         _ => false,
     };
     let observed = match result {
         Ok(reply) => {
             let text = String::from_utf8_lossy(&reply);
-            format!("replied `{}`", text.chars().take(200).collect::<String>())
+            let text = format!("replied `{}`", text.chars().take(200).collect::<String>());
+            if case.expect == Expect::LogCut {
+                format!("{text}; {log_dropped} log lines dropped over its rate")
+            } else {
+                text
+            }
         }
-        Err(e) => e.to_string(),
+        Err(e) => {
+            let text = e.to_string();
+            // An error that is itself the attack (a 100 KB reason) is shown
+            // by its size, not in full.
+            if text.len() > 300 {
+                let head: String = text.chars().take(200).collect();
+                format!("{head}... ({} bytes in all)", text.len())
+            } else {
+                text
+            }
+        }
     };
     (matched, observed)
 }

@@ -17,6 +17,15 @@ pub const PROTOCOL_VERSION: u16 = 1;
 /// Default largest frame accepted (type + body), in bytes.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
+/// Largest payload a frame of [`DEFAULT_MAX_FRAME`] carries: the frame's
+/// other fields (type, ids, a name of up to 128 bytes) fit in the rest.
+pub const MAX_PAYLOAD: usize = DEFAULT_MAX_FRAME - 1024;
+
+/// Longest error text a node puts in a frame; longer text (an agent's
+/// failure reason, say) is cut and marked `... (truncated)`, so it can
+/// never make a frame that does not encode.
+pub const MAX_ERROR_TEXT: usize = 8 << 10;
+
 /// One protocol message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
@@ -137,6 +146,15 @@ mod tag {
 }
 
 impl Frame {
+    /// An [`Frame::Error`] whose message is clamped to [`MAX_ERROR_TEXT`].
+    pub fn error(req: u64, code: u16, message: &str) -> Frame {
+        Frame::Error {
+            req,
+            code,
+            message: super::budget::clamp_to(message, MAX_ERROR_TEXT).into_owned(),
+        }
+    }
+
     /// Appends the encoded frame to `out`. On an error `out` is left as it
     /// was: the frames already in it stay intact.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), FrameError> {
@@ -538,6 +556,21 @@ mod tests {
         }
         assert_eq!(got.len(), before.len() + 1);
         assert_eq!(got.last(), Some(&after));
+    }
+
+    #[test]
+    fn an_error_frame_clamps_its_text_and_always_encodes() {
+        let frame = Frame::error(4, 500, &"why ".repeat(100_000));
+        let Frame::Error { message, .. } = &frame else {
+            unreachable!()
+        };
+        assert!(message.len() <= MAX_ERROR_TEXT);
+        assert!(message.ends_with("... (truncated)"), "{message}");
+        let mut out = BytesMut::new();
+        frame.encode(&mut out).unwrap();
+        let mut dec = Decoder::new(DEFAULT_MAX_FRAME);
+        dec.push(&out);
+        assert_eq!(dec.next_frame().unwrap(), Some(frame));
     }
 
     use super::fuzz_scale::scaled;

@@ -3,8 +3,26 @@
 
 /// Resident set size of this process, in bytes.
 pub fn rss_bytes() -> Option<u64> {
+    status_bytes("VmRSS:")
+}
+
+/// The highest resident set size of this process since it started or
+/// since [`reset_peak_rss`], in bytes.
+pub fn peak_rss() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
+/// Resets the peak ([`peak_rss`]) to the current resident size (Linux:
+/// `5` written to `/proc/self/clear_refs`), and returns that size. `None`
+/// where the peak cannot be reset.
+pub fn reset_peak_rss() -> Option<u64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    rss_bytes()
+}
+
+fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -49,6 +67,17 @@ mod tests {
         let block = vec![1u8; 64 << 20];
         let after = super::rss_bytes().unwrap();
         assert!(after >= before + (32 << 20), "{before} -> {after}");
+        drop(block);
+    }
+
+    #[test]
+    fn the_peak_is_reset_and_then_follows_growth() {
+        let Some(now) = super::reset_peak_rss() else {
+            return;
+        };
+        let block = vec![1u8; 64 << 20];
+        let peak = super::peak_rss().unwrap();
+        assert!(peak >= now + (32 << 20), "{now} -> {peak}");
         drop(block);
     }
 

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::NetError;
 use super::tls::client_config;
 use super::wire::{ReadError, read_frame, writer};
-use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, PROTOCOL_VERSION};
+use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, MAX_PAYLOAD, PROTOCOL_VERSION};
 
 /// Code called with a request's answer where it arrives (the reader task).
 pub type Then = Box<dyn FnOnce(Result<Frame, NetError>) + Send>;
@@ -210,6 +210,9 @@ impl RemoteNode {
         payload: Vec<u8>,
         then: impl FnOnce(Result<Vec<u8>, NetError>) + Send + 'static,
     ) {
+        if let Err(e) = fits(&payload) {
+            return then(Err(e));
+        }
         let req = self.next.fetch_add(1, Relaxed);
         let then: Then = Box::new(move |answer| {
             then(answer.and_then(|frame| match frame {
@@ -282,6 +285,7 @@ impl RemoteNode {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, NetError> {
+        fits(&payload)?;
         let frame = self
             .call(
                 |req| Frame::Request {
@@ -300,6 +304,7 @@ impl RemoteNode {
 
     /// Fire and forget.
     pub async fn send(&self, agent: &str, payload: Vec<u8>) -> Result<(), NetError> {
+        fits(&payload)?;
         self.tx
             .send(Frame::Send {
                 to: agent.into(),
@@ -312,6 +317,7 @@ impl RemoteNode {
     /// Fire and forget without waiting: fails at once if the connection's
     /// queue is full (backpressure) or the connection is gone.
     pub fn try_send(&self, agent: &str, payload: Vec<u8>) -> Result<(), NetError> {
+        fits(&payload)?;
         self.tx
             .try_send(Frame::Send {
                 to: agent.into(),
@@ -407,4 +413,15 @@ impl crate::measure::load::Target for RemoteTargets {
             done(result.map(drop).map_err(|e| e.to_string()))
         });
     }
+}
+
+/// Refuses a payload no frame can carry, before it is queued.
+fn fits(payload: &[u8]) -> Result<(), NetError> {
+    if payload.len() > MAX_PAYLOAD {
+        return Err(NetError::TooLarge {
+            size: payload.len(),
+            max: MAX_PAYLOAD,
+        });
+    }
+    Ok(())
 }

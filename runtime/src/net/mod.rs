@@ -64,4 +64,13 @@ pub enum NetError {
     /// No answer in time.
     #[error("no answer from the node within {0:?}")]
     Timeout(std::time::Duration),
+    /// A payload too large for one frame; refused before it is queued (a
+    /// frame the node cannot take would end the whole connection).
+    #[error("a payload of {size} bytes is over the {max} bytes one frame carries")]
+    TooLarge {
+        /// The payload's size.
+        size: usize,
+        /// The most a frame carries.
+        max: usize,
+    },
 }

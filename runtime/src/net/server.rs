@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use super::tls::Identity;
 use super::wire::{ReadError, read_frame, writer};
 use super::{NetError, code};
-use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, PROTOCOL_VERSION};
+use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, MAX_PAYLOAD, PROTOCOL_VERSION};
 use crate::node::{AgentHandle, Node, SpawnOptions};
 
 /// How a node listens.
@@ -254,12 +254,10 @@ impl Drop for OpenGuard<'_> {
     }
 }
 
+/// A request's failure, its text clamped (an agent's reason can be as long
+/// as it likes; a frame's text field cannot).
 fn failed(req: u64, message: impl std::fmt::Display) -> Frame {
-    Frame::Error {
-        req,
-        code: code::REQUEST_FAILED,
-        message: message.to_string(),
-    }
+    Frame::error(req, code::REQUEST_FAILED, &message.to_string())
 }
 
 /// Serves one frame. A request's reply is written by the callback that
@@ -284,6 +282,13 @@ async fn dispatch(
                 let shared = shared.clone();
                 node.request_with(&agent, payload.to_vec(), move |result| {
                     let answer = match result {
+                        Ok(reply) if reply.len() > MAX_PAYLOAD => failed(
+                            req,
+                            format!(
+                                "`{to}` replied {} bytes, over the {MAX_PAYLOAD} bytes a reply frame carries",
+                                reply.len()
+                            ),
+                        ),
                         Ok(reply) => Frame::Reply {
                             req,
                             payload: Bytes::from(reply),

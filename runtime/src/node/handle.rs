@@ -73,6 +73,16 @@ impl AgentHandle {
         self.cell.inner.lock().unwrap().mailbox.len()
     }
 
+    /// Log lines the agent wrote over its rate limit, dropped so far.
+    pub fn log_dropped(&self) -> u64 {
+        self.cell.log.lock().unwrap().dropped()
+    }
+
+    /// Bytes its mailbox holds now (queued messages and the batch in hand).
+    pub fn queued_bytes(&self) -> usize {
+        self.cell.inner.lock().unwrap().mailbox.bytes()
+    }
+
     /// Fire and forget (see [`Node::send`]).
     pub fn send(&self, payload: Vec<u8>) -> Result<(), SendError> {
         self.node.send(self, payload)
