@@ -148,23 +148,35 @@ pub const CASES: &[Case] = &[
     ),
     Case {
         linger_ms: 300,
-        ..hostile(
-            "send amplification",
-            "amplify",
-            Expect::Sees("amplifying"),
-        )
+        ..hostile("send amplification", "amplify", Expect::Sees("amplifying"))
     },
-    hostile("state key flood", "state-keys", Expect::Fails("budget")),
+    hostile(
+        "state key flood",
+        "state-keys 1000",
+        Expect::Fails("budget"),
+    ),
     hostile("state value flood", "state-big", Expect::Fails("budget")),
-    hostile("state delete flood", "state-deletes", Expect::Fails("budget")),
-    hostile("log flood", "log-flood 20000", Expect::LogCut),
-    hostile("forward loop", "forward-self", Expect::Error("forwarding loop")),
+    hostile(
+        "state delete flood",
+        "state-deletes",
+        Expect::Fails("budget"),
+    ),
+    hostile("log flood", "log-flood 5000", Expect::LogCut),
+    hostile(
+        "forward loop",
+        "forward-self",
+        Expect::Error("forwarding loop"),
+    ),
     hostile(
         "malformed address",
         "spoof ../etc",
         Expect::Says("refused: address"),
     ),
-    hostile("`..` as a name", "spoof ..", Expect::Says("not a valid name")),
+    hostile(
+        "`..` as a name",
+        "spoof ..",
+        Expect::Says("not a valid name"),
+    ),
     hostile(
         "1 MiB address",
         "spoof-long 1048576",

@@ -16,8 +16,9 @@
 //! - `send-big`: sends 1 MiB messages to itself until refused; replies the
 //!   count and the refusal;
 //! - `amplify`: sends itself two 256 KiB informs per message it handles;
-//! - `state-keys`, `state-big`, `state-deletes`: state writes until the
-//!   host stops it (many small keys, big values, deletes of absent keys);
+//! - `state-keys N`, `state-big`, `state-deletes`: state writes until the
+//!   host stops it (many keys of N + a few bytes, big values, deletes of
+//!   absent keys);
 //! - `log-flood N`: logs N lines of 4 KiB; replies N;
 //! - `forward-self`: forwards the request to itself (a forwarding loop);
 //! - `spoof ADDR`: sends to ADDR; replies `ok` or `refused: REASON`;
@@ -88,12 +89,17 @@ fn handle(msg: Message) -> Result<(), String> {
                     Err(e) => break e,
                 }
             };
-            reply(&msg, format!("sent {sent}; refused: {refusal}").into_bytes())
+            reply(
+                &msg,
+                format!("sent {sent}; refused: {refusal}").into_bytes(),
+            )
         }
         "amplify" => {
             let me = host::self_id();
+            let mut copy = b"amplify ".to_vec();
+            copy.resize(256 << 10, b'.');
             for _ in 0..2 {
-                host::send(&me, &outgoing(Kind::Inform, b"amplify".repeat(32 << 10)))?;
+                host::send(&me, &outgoing(Kind::Inform, copy.clone()))?;
             }
             if msg.kind == Kind::Request {
                 reply(&msg, b"amplifying".to_vec())?;
@@ -101,8 +107,9 @@ fn handle(msg: Message) -> Result<(), String> {
             Ok(())
         }
         "state-keys" => {
+            let pad = "k".repeat(number(arg));
             for i in 0u64.. {
-                host::state_set(&format!("k{i}"), Some(b"v"));
+                host::state_set(&format!("{pad}{i}"), Some(b"v"));
             }
             unreachable!()
         }

@@ -2,6 +2,7 @@
 //! a real tokio runtime. One test binary, one module per area.
 
 mod agents;
+mod containment;
 mod durable;
 mod failures;
 mod fuzz_scale;

@@ -373,3 +373,73 @@ fn a_background_tenants_agents_run_only_on_idle_class_threads() {
     expected.sort();
     assert_eq!(left, expected);
 }
+
+#[test]
+fn no_hostile_case_makes_the_host_grow_past_its_bound() {
+    // In a process of its own (the real binary): tests running beside it
+    // in this one would move the resident size.
+    let dir = scratch("corpus-rss");
+    std::fs::write(
+        dir.join("rss.rhai"),
+        r#"
+        tenant("noisy", #{});
+        let b = spawn(plugin("echo"), #{ tenant: "victim", name: "bystander" });
+        for c in hostile("noisy", b) {
+            print(`case|${c.name}|${c.contained}|${c.rss_mib}|${c.rss_bound_mib}|${c.within_bound}|${c.observed}`);
+        }
+        "#,
+    )
+    .unwrap();
+    let out = super::util::caxton_run(&dir, "rss.rhai", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", super::util::stderr(&out));
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("case|"))
+        .map(|l| l.split('|').collect())
+        .collect();
+    assert_eq!(rows.len(), caxton::sandbox::CASES.len(), "{stdout}");
+    let linux = caxton::measure::resources::reset_peak_rss().is_some();
+    for row in &rows {
+        let [name, contained, growth, bound, within, observed] = row[..] else {
+            panic!("{row:?}");
+        };
+        eprintln!("{name:32} growth {growth:>8} MiB, bound {bound} MiB");
+        assert_eq!(contained, "true", "{name}: {observed}");
+        assert_eq!(
+            within, "true",
+            "{name}: grew {growth} MiB, bound {bound} MiB"
+        );
+        if linux {
+            assert!(growth.parse::<f64>().is_ok(), "{name}: no growth figure");
+        }
+    }
+}
+
+#[test]
+fn state_is_bounded_by_key_count_as_well_as_bytes() {
+    // 64 MiB of memory leaves 16 MiB for state: room for more than 65,536
+    // short keys, so the key count is what stops this flood.
+    let t = node();
+    let options = SpawnOptions {
+        limits: caxton::core::limits::AgentLimits {
+            memory: 64 << 20,
+            deadline: std::time::Duration::from_secs(20),
+            ..Default::default()
+        },
+        ..SpawnOptions::default()
+    };
+    let plugin = t.node.plugin("hostile").unwrap();
+    let agent = t.node.spawn_blocking(&plugin, options).unwrap();
+    let err = agent
+        .request_blocking(b"state-keys".to_vec(), std::time::Duration::from_secs(60))
+        .unwrap_err();
+    let RequestError::AgentFailed { failure, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(failure.label(), "budget", "{failure}");
+    assert!(
+        failure.to_string().contains("65537 keys") && failure.to_string().contains("65536 keys"),
+        "{failure}"
+    );
+}

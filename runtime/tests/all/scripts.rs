@@ -509,3 +509,25 @@ for k in ["mean", "p50", "p99", "max", "cpu"] { if !(k in m.round_trip) { throw 
     )
     .unwrap();
 }
+
+#[test]
+fn a_reply_over_the_scripts_size_limits_is_an_error_the_script_catches() {
+    // A 2 MiB blob (not UTF-8) is over the default limit for blobs (1 Mi
+    // items); the agent may send it with `max_message` at 4 MiB.
+    let source = r#"
+        let a = spawn(plugin("hostile"), #{ max_message: "4 MiB", memory: "32 MiB" });
+        let caught = "";
+        try {
+            request(a, "reply-blob 2097152");
+        } catch (e) {
+            caught = `${e}`;
+        }
+        if !caught.contains("over the script's size limit for a blob") {
+            throw `not caught as such: ${caught}`;
+        }
+        // Within the limit it arrives, and the run goes on.
+        let small = request(a, "reply-blob 1000");
+        if small.len() != 1000 { throw `got ${small.len()} bytes`; }
+    "#;
+    run(source, ScriptLimits::default()).unwrap_or_else(|e| panic!("{e}"));
+}

@@ -184,23 +184,26 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
     let timeout = ctx.request_timeout;
     engine.register_fn(
         "request",
-        move |agent: &mut AgentHandle, payload: Dynamic| -> Fallible<Dynamic> {
+        move |ncx: NativeCallContext<'_>,
+              agent: &mut AgentHandle,
+              payload: Dynamic|
+              -> Fallible<Dynamic> {
             let bytes = options::payload(payload).map_err(fail)?;
-            agent
-                .request_blocking(bytes, timeout)
-                .map(options::reply)
-                .map_err(fail)
+            let reply = agent.request_blocking(bytes, timeout).map_err(fail)?;
+            options::reply(ncx.engine(), reply).map_err(fail)
         },
     );
     engine.register_fn(
         "request",
-        |agent: &mut AgentHandle, payload: Dynamic, timeout: Dynamic| -> Fallible<Dynamic> {
+        |ncx: NativeCallContext<'_>,
+         agent: &mut AgentHandle,
+         payload: Dynamic,
+         timeout: Dynamic|
+         -> Fallible<Dynamic> {
             let bytes = options::payload(payload).map_err(fail)?;
             let timeout: Duration = options::duration(&timeout).map_err(fail)?;
-            agent
-                .request_blocking(bytes, timeout)
-                .map(options::reply)
-                .map_err(fail)
+            let reply = agent.request_blocking(bytes, timeout).map_err(fail)?;
+            options::reply(ncx.engine(), reply).map_err(fail)
         },
     );
     engine.register_fn("stop", |agent: &mut AgentHandle| agent.stop());
@@ -241,23 +244,27 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
         Dynamic::from_map(m)
     });
     let c = ctx.clone();
-    engine.register_fn("dead_letters", move || -> Array {
-        c.node
-            .dead_letters()
-            .into_iter()
-            .map(|d| {
-                let mut m = Map::new();
-                m.insert("agent".into(), d.agent.into());
-                m.insert("tenant".into(), d.tenant.into());
-                m.insert("id".into(), Dynamic::from(d.id as i64));
-                m.insert("sender".into(), d.sender.into());
-                m.insert("payload".into(), options::reply(d.payload));
-                m.insert("attempts".into(), Dynamic::from(i64::from(d.attempts)));
-                m.insert("reason".into(), d.reason.to_string().into());
-                Dynamic::from_map(m)
-            })
-            .collect()
-    });
+    engine.register_fn(
+        "dead_letters",
+        move |ncx: NativeCallContext<'_>| -> Fallible<Array> {
+            c.node
+                .dead_letters()
+                .into_iter()
+                .map(|d| {
+                    let payload = options::reply(ncx.engine(), d.payload).map_err(fail)?;
+                    let mut m = Map::new();
+                    m.insert("agent".into(), d.agent.into());
+                    m.insert("tenant".into(), d.tenant.into());
+                    m.insert("id".into(), Dynamic::from(d.id as i64));
+                    m.insert("sender".into(), d.sender.into());
+                    m.insert("payload".into(), payload);
+                    m.insert("attempts".into(), Dynamic::from(i64::from(d.attempts)));
+                    m.insert("reason".into(), d.reason.to_string().into());
+                    Ok(Dynamic::from_map(m))
+                })
+                .collect()
+        },
+    );
     let c = ctx.clone();
     engine.register_fn("recovery", move || -> Map {
         let stats = c.node.recovery_stats();

@@ -124,12 +124,42 @@ pub(crate) fn payload(value: Dynamic) -> Result<Vec<u8>, String> {
     ))
 }
 
-/// A reply for the script: a string when it is UTF-8, else a blob.
-pub(crate) fn reply(bytes: Vec<u8>) -> Dynamic {
-    match String::from_utf8(bytes) {
-        Ok(text) => text.into(),
-        Err(e) => Dynamic::from_blob(e.into_bytes()),
+/// A reply for the script: a string when it is UTF-8, else a blob. A
+/// reply larger than the script engine's limit for its kind (an agent may
+/// reply up to its `max_message`, 64 MiB at most) is an error the script
+/// can catch, naming the limit; handed over as it is, it would stop the
+/// run with an error no `try` can catch.
+pub(crate) fn reply(engine: &rhai::Engine, bytes: Vec<u8>) -> Result<Dynamic, String> {
+    let (value, len, limit, kind, unit) = match String::from_utf8(bytes) {
+        Ok(text) => {
+            let len = text.len();
+            (
+                text.into(),
+                len,
+                engine.max_string_size(),
+                "string",
+                "bytes",
+            )
+        }
+        Err(e) => {
+            let bytes = e.into_bytes();
+            let len = bytes.len();
+            (
+                Dynamic::from_blob(bytes),
+                len,
+                engine.max_array_size(),
+                "blob",
+                "bytes",
+            )
+        }
+    };
+    if limit != 0 && len > limit {
+        return Err(format!(
+            "a reply of {len} bytes is over the script's size limit for a {kind} ({limit} {unit}); \
+             ask for less, or measure large replies with `load()` or `measure()`, which do not hand them to the script"
+        ));
     }
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
 
 use super::options::{self, int, option_pairs};
 use super::threads;
@@ -141,22 +141,31 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let (rt, timeout) = (ctx.node.runtime().clone(), ctx.request_timeout);
     engine.register_fn(
         "request",
-        move |a: &mut RemoteAgent, payload: Dynamic| -> Fallible<Dynamic> {
+        move |ncx: NativeCallContext<'_>,
+              a: &mut RemoteAgent,
+              payload: Dynamic|
+              -> Fallible<Dynamic> {
             let bytes = options::payload(payload).map_err(fail)?;
-            rt.block_on(a.node.request(&a.name, bytes, timeout))
-                .map(options::reply)
-                .map_err(fail)
+            let reply = rt
+                .block_on(a.node.request(&a.name, bytes, timeout))
+                .map_err(fail)?;
+            options::reply(ncx.engine(), reply).map_err(fail)
         },
     );
     let rt = ctx.node.runtime().clone();
     engine.register_fn(
         "request",
-        move |a: &mut RemoteAgent, payload: Dynamic, timeout: Dynamic| -> Fallible<Dynamic> {
+        move |ncx: NativeCallContext<'_>,
+              a: &mut RemoteAgent,
+              payload: Dynamic,
+              timeout: Dynamic|
+              -> Fallible<Dynamic> {
             let bytes = options::payload(payload).map_err(fail)?;
             let timeout: Duration = options::duration(&timeout).map_err(fail)?;
-            rt.block_on(a.node.request(&a.name, bytes, timeout))
-                .map(options::reply)
-                .map_err(fail)
+            let reply = rt
+                .block_on(a.node.request(&a.name, bytes, timeout))
+                .map_err(fail)?;
+            options::reply(ncx.engine(), reply).map_err(fail)
         },
     );
     let rt = ctx.node.runtime().clone();

@@ -158,7 +158,8 @@ fn corpus(
             m.insert("contained".into(), o.contained.into());
             m.insert("observed".into(), o.observed.into());
             m.insert("ms".into(), (o.took.as_secs_f64() * 1e3).into());
-            let mib = |b: Option<u64>| b.map_or(Dynamic::UNIT, |b| Dynamic::from(b as f64 / 1048576.0));
+            let mib =
+                |b: Option<u64>| b.map_or(Dynamic::UNIT, |b| Dynamic::from(b as f64 / 1048576.0));
             m.insert("rss_mib".into(), mib(o.rss_growth));
             m.insert("rss_bound_mib".into(), mib(o.rss_bound));
             m.insert("within_bound".into(), within_bound.into());
