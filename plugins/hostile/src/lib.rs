@@ -27,13 +27,19 @@
 //! - `reply-blob N`: replies N bytes of 0xFF (not UTF-8);
 //! - `echo ...`: replies the payload.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "caxton:agent/agent",
-});
+#[allow(clippy::all)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "caxton:agent/agent",
+        pub_export_macro: true,
+        default_bindings_module: "bindings",
+    });
+}
 
-use caxton::agent::host;
-use caxton::agent::types::{Kind, Level, Outgoing};
+use bindings::caxton::agent::host;
+use bindings::caxton::agent::types::{HandleFailure, Kind, Level, Message, Outgoing};
+use bindings::{Guest, export};
 use std::hint::black_box;
 
 struct Hostile;
