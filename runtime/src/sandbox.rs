@@ -238,6 +238,11 @@ pub struct Outcome {
     pub case: &'static str,
     /// Whether it ended as expected and the bystander still answered.
     pub contained: bool,
+    /// Whether it did not end as expected because its deadline cut it
+    /// first (the bystander answered). Contained too, but its own reason
+    /// went unchecked: on a busy node a background tenant's threads may
+    /// wait for a core past the deadline, which counts the wall clock.
+    pub cut: bool,
     /// What happened, as the node or the agent said it.
     pub observed: String,
     /// How long the case took, from spawn to the bystander's answer.
@@ -262,12 +267,20 @@ impl Outcome {
     }
 }
 
-/// The limits the corpus runs under, those an operator would give an
-/// untrusted tenant: a short deadline, so a loop is cut quickly, and 16 MiB
-/// of memory, room for the 4 MiB output that is refused for its size.
-fn limits() -> AgentLimits {
+/// The limits a case runs under, those an operator would give an
+/// untrusted tenant: 16 MiB of memory (room for the 4 MiB output that is
+/// refused for its size), and a short deadline for a case that the
+/// deadline must cut (so it is cut quickly), a long one for a case that
+/// must end in another way (so a busy machine, or a background tenant's
+/// threads waiting for a core, never cut it first: the deadline counts
+/// the wall clock).
+fn limits(case: &Case) -> AgentLimits {
+    let cut = matches!(
+        case.expect,
+        Expect::Fails("deadline") | Expect::StartFails("deadline")
+    );
     AgentLimits {
-        deadline: Duration::from_millis(100),
+        deadline: Duration::from_millis(if cut { 100 } else { 2000 }),
         memory: 16 << 20,
         ..AgentLimits::default()
     }
@@ -294,7 +307,7 @@ pub fn run(node: &Node, tenant: &str, case: &Case, bystander: &AgentHandle) -> O
     let _ = node.plugin(case.plugin);
     let start = Instant::now();
     let rss_before = crate::measure::resources::reset_peak_rss();
-    let (matched, observed) = attempt(node, tenant, case);
+    let (matched, cut, observed) = attempt(node, tenant, case);
     let rss_growth = rss_before
         .zip(crate::measure::resources::peak_rss())
         .map(|(before, peak)| peak.saturating_sub(before));
@@ -309,15 +322,17 @@ pub fn run(node: &Node, tenant: &str, case: &Case, bystander: &AgentHandle) -> O
     Outcome {
         case: case.name,
         contained: matched && answered,
+        cut: cut && !matched && answered,
         observed,
         took: start.elapsed(),
         rss_growth,
-        rss_bound: (case.expect != Expect::NotLoaded).then(|| rss_bound(&limits())),
+        rss_bound: (case.expect != Expect::NotLoaded).then(|| rss_bound(&limits(case))),
     }
 }
 
-/// Runs the case; returns whether it ended as expected and what was seen.
-fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, String) {
+/// Runs the case; returns whether it ended as expected, whether the
+/// deadline cut it, and what was seen.
+fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, bool, String) {
     let plugin = match case.plugin {
         "garbage" => {
             let bytes: Vec<u8> = (0..4096u32)
@@ -329,11 +344,11 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, String) {
     };
     let plugin = match plugin {
         Ok(p) => p,
-        Err(e) => return (case.expect == Expect::NotLoaded, e.to_string()),
+        Err(e) => return (case.expect == Expect::NotLoaded, false, e.to_string()),
     };
     let options = SpawnOptions {
         tenant: Some(tenant.to_string()),
-        limits: limits(),
+        limits: limits(case),
         config: case.config.to_string(),
         ..SpawnOptions::default()
     };
@@ -345,9 +360,9 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, String) {
                 Expect::StartFails(label) => failure.label() == label,
                 _ => false,
             };
-            return (matched, failure.to_string());
+            return (matched, failure.label() == "deadline", failure.to_string());
         }
-        Err(e) => return (false, format!("could not spawn: {e}")),
+        Err(e) => return (false, false, format!("could not spawn: {e}")),
     };
     let timeout = Duration::from_secs(30);
     let result = match case.payload {
@@ -389,6 +404,7 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, String) {
         (Err(RequestError::Send(SendError::TooLarge { .. })), Expect::TooLarge) => true,
         _ => false,
     };
+    let cut = matches!(&result, Err(RequestError::AgentFailed { failure, .. }) if failure.label() == "deadline");
     let observed = match result {
         Ok(reply) => {
             let text = String::from_utf8_lossy(&reply);
@@ -411,5 +427,5 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, String) {
             }
         }
     };
-    (matched, observed)
+    (matched, cut, observed)
 }

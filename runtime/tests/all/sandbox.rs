@@ -311,14 +311,18 @@ fn a_background_tenants_agents_run_only_on_idle_class_threads() {
             matches!(&spun, Err(RequestError::AgentFailed { failure, .. }) if failure.label() == "deadline"),
             "{spun:?}"
         );
+        // The deadline counts the wall clock, so on a busy machine the
+        // spinning thread gets only its share of a core meanwhile: the two
+        // cases are told apart at a tenth of the deadline (procfs counts
+        // CPU time in 10 ms ticks).
         if background {
             assert!(
-                used < deadline / 3,
+                used < deadline / 10,
                 "{tenant}: the caller spun for {used:?}"
             );
         } else {
             assert!(
-                used >= deadline / 2,
+                used >= deadline / 10,
                 "{tenant}: the caller spun only {used:?}"
             );
         }

@@ -156,6 +156,7 @@ fn corpus(
             let within_bound = o.within_bound();
             m.insert("name".into(), o.case.into());
             m.insert("contained".into(), o.contained.into());
+            m.insert("cut".into(), o.cut.into());
             m.insert("observed".into(), o.observed.into());
             m.insert("ms".into(), (o.took.as_secs_f64() * 1e3).into());
             let mib =
