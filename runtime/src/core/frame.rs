@@ -12,7 +12,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// The protocol version sent in [`Frame::Hello`] and [`Frame::Welcome`].
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Default largest frame accepted (type + body), in bytes.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
@@ -70,6 +70,10 @@ pub enum Frame {
     Request {
         /// Correlates the answer.
         req: u64,
+        /// Forwards the request has been through (0 from a client; a node
+        /// forwarding an agent's request to a peer counts on, so a loop
+        /// across nodes ends at the hop limit too).
+        hops: u8,
         /// The agent.
         to: String,
         /// The payload.
@@ -199,9 +203,15 @@ impl Frame {
                 put_str(out, to, "to")?;
                 put_bytes(out, payload, "payload")?;
             }
-            Frame::Request { req, to, payload } => {
+            Frame::Request {
+                req,
+                hops,
+                to,
+                payload,
+            } => {
                 out.put_u8(tag::REQUEST);
                 out.put_u64_le(*req);
+                out.put_u8(*hops);
                 put_str(out, to, "to")?;
                 put_bytes(out, payload, "payload")?;
             }
@@ -375,6 +385,7 @@ fn decode_body(body: Bytes) -> Result<Frame, FrameError> {
         },
         tag::REQUEST => Frame::Request {
             req: r.u64("req")?,
+            hops: r.u8("hops")?,
             to: r.string("to")?,
             payload: r.bytes("payload")?,
         },
@@ -433,6 +444,7 @@ mod tests {
             },
             Frame::Request {
                 req: u64::MAX,
+                hops: 3,
                 to: "b".into(),
                 payload: Bytes::from(vec![0u8; 300]),
             },
@@ -591,8 +603,8 @@ mod tests {
 
         /// Any request frame survives encoding and decoding.
         #[test]
-        fn requests_round_trip(req in any::<u64>(), to in "[a-z0-9_.-]{1,64}", payload in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            let frame = Frame::Request { req, to, payload: Bytes::from(payload) };
+        fn requests_round_trip(req in any::<u64>(), hops in any::<u8>(), to in "[a-z0-9_.-]{1,64}", payload in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let frame = Frame::Request { req, hops, to, payload: Bytes::from(payload) };
             let mut out = BytesMut::new();
             frame.encode(&mut out).unwrap();
             let mut dec = Decoder::new(DEFAULT_MAX_FRAME);

@@ -227,6 +227,7 @@ impl RemoteNode {
         };
         let frame = Frame::Request {
             req,
+            hops: 0,
             to: agent.into(),
             payload: Bytes::from(payload),
         };
@@ -285,11 +286,24 @@ impl RemoteNode {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, NetError> {
+        self.forward(agent, payload, 0, timeout).await
+    }
+
+    /// [`RemoteNode::request`] for a request that has already been through
+    /// `hops` forwards (a node passing an agent's forward on to a peer).
+    pub async fn forward(
+        &self,
+        agent: &str,
+        payload: Vec<u8>,
+        hops: u8,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, NetError> {
         fits(&payload)?;
         let frame = self
             .call(
                 |req| Frame::Request {
                     req,
+                    hops,
                     to: agent.into(),
                     payload: Bytes::from(payload),
                 },

@@ -275,12 +275,17 @@ async fn dispatch(
             .ok_or_else(|| format!("no agent named `{name}` in tenant `{tenant}`"))
     };
     let answer = match frame {
-        Frame::Request { req, to, payload } => match find(&to) {
+        Frame::Request {
+            req,
+            hops,
+            to,
+            payload,
+        } => match find(&to) {
             Ok(agent) => {
                 let tx = tx.clone();
                 let started = Instant::now();
                 let shared = shared.clone();
-                node.request_with(&agent, payload.to_vec(), move |result| {
+                node.forwarded_request(&agent, payload.to_vec(), hops, move |result| {
                     let answer = match result {
                         Ok(reply) if reply.len() > MAX_PAYLOAD => failed(
                             req,

@@ -663,8 +663,22 @@ impl Node {
         payload: Vec<u8>,
         done: impl FnOnce(Result<Vec<u8>, RequestError>) + Send + 'static,
     ) {
+        self.forwarded_request(agent, payload, 0, done)
+    }
+
+    /// [`Node::request_with`] for a request that has been through `hops`
+    /// forwards already (from a peer node), so a forwarding loop across
+    /// nodes ends at the hop limit too.
+    pub(crate) fn forwarded_request(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        hops: u8,
+        done: impl FnOnce(Result<Vec<u8>, RequestError>) + Send + 'static,
+    ) {
         let env = self.envelope(Kind::Request, payload);
-        let delivery = Delivery::new(env, Some(ReplyTo::Callback(Box::new(done))));
+        let mut delivery = Delivery::new(env, Some(ReplyTo::Callback(Box::new(done))));
+        delivery.hops = hops;
         if let Err(rejected) = self.push(&agent.cell, delivery) {
             let (err, delivery) = *rejected;
             if let Some(ReplyTo::Callback(done)) = delivery.reply {

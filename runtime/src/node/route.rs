@@ -155,7 +155,7 @@ impl Node {
             Address::Local(name) => (&*from.tenant, name.as_str()),
             Address::Tenant { tenant, name } => (tenant.as_str(), name.as_str()),
             Address::Peer { name, node } => {
-                return self.forward_to_peer(from, name, node, out, reply);
+                return self.forward_to_peer(from, name, node, out, reply, hops);
             }
         };
         let mut env = self.envelope_from(from, out);
@@ -198,6 +198,7 @@ impl Node {
         peer: &str,
         out: Outgoing,
         reply: Option<ReplyTo>,
+        hops: u8,
     ) -> Result<(), SendError> {
         let Some(link) = self.peer(&from.tenant, peer) else {
             let err = SendError::NoSuchPeer {
@@ -221,7 +222,7 @@ impl Node {
                 let timeout = self.inner.peer_timeout;
                 self.inner.rt.spawn(async move {
                     let result = link
-                        .request(&name, out.payload, timeout)
+                        .forward(&name, out.payload, hops, timeout)
                         .await
                         .map(|payload| Outgoing {
                             kind: Kind::Reply,

@@ -275,6 +275,53 @@ fn agents_reach_agents_on_another_node_by_name_at_node() {
     assert!(err.contains("no agent named `nobody`"), "{err}");
 }
 
+#[test]
+fn a_forwarding_loop_across_two_nodes_ends_at_the_hop_limit() {
+    // Two nodes, each linked to the other; `ping` on a forwards to
+    // `pong@b`, which forwards back to `ping@a`: a loop over QUIC.
+    let a = node();
+    let b = caxton::node::Node::new(a.node.engine().clone(), a.node.runtime().clone());
+    let serve_as = |node: &caxton::node::Node, name: &str| {
+        let mut options = ServerOptions::new("127.0.0.1:0".parse().unwrap(), TOKEN, "default");
+        options.name = name.into();
+        Server::start(node.clone(), &Identity::generate().unwrap(), options).unwrap()
+    };
+    let (server_a, server_b) = (serve_as(&a.node, "a"), serve_as(&b, "b"));
+    let rt = a.node.runtime().clone();
+    let link = |server: &Server| {
+        rt.block_on(RemoteNode::connect(
+            server.local_addr(),
+            server.fingerprint(),
+            TOKEN,
+        ))
+        .unwrap()
+    };
+    a.node.link("default", "b", link(&server_b));
+    b.link("default", "a", link(&server_a));
+    let spawn = |node: &caxton::node::Node, name: &str, next: &str| {
+        let options = caxton::node::SpawnOptions {
+            name: Some(name.into()),
+            config: next.into(),
+            ..Default::default()
+        };
+        node.spawn_blocking(&node.plugin("relay").unwrap(), options)
+            .unwrap()
+    };
+    let ping = spawn(&a.node, "ping", "pong@b");
+    spawn(&b, "pong", "ping@a");
+    let err = ping
+        .request_blocking(b"round and round".to_vec(), TIMEOUT)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("forwarding loop"), "{err}");
+    // Both nodes still serve.
+    let echo = spawn(&b, "end", "");
+    assert_eq!(
+        echo.request_blocking(b"still".to_vec(), TIMEOUT).unwrap(),
+        b"still"
+    );
+}
+
 /// `GET path` over plain HTTP/1.1; the whole response.
 pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     use std::io::{Read, Write};
