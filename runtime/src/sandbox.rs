@@ -59,6 +59,9 @@ pub struct Case {
     /// How long the agent is left to go on after its answer (a flood that
     /// keeps itself going), before it is killed.
     pub linger_ms: u64,
+    /// Whether a second, busy agent of the tenant is there to flood:
+    /// `<sink>` in the payload names it.
+    pub sink: bool,
 }
 
 const fn case(
@@ -74,6 +77,7 @@ const fn case(
         payload,
         expect,
         linger_ms: 0,
+        sink: false,
     }
 }
 
@@ -149,6 +153,15 @@ pub const CASES: &[Case] = &[
     Case {
         linger_ms: 300,
         ..hostile("send amplification", "amplify", Expect::Sees("amplifying"))
+    },
+    Case {
+        linger_ms: 1000,
+        sink: true,
+        ..hostile(
+            "flood a busy agent's mailbox",
+            "flood-to <sink>",
+            Expect::Sees("flooding"),
+        )
     },
     hostile(
         "state key flood",
@@ -365,7 +378,25 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, bool, String) {
         Err(e) => return (false, false, format!("could not spawn: {e}")),
     };
     let timeout = Duration::from_secs(30);
-    let result = match case.payload {
+    // A second agent of the tenant, kept busy, for the case to flood.
+    let sink = case.sink.then(|| {
+        let options = SpawnOptions {
+            tenant: Some(tenant.to_string()),
+            limits: limits(case),
+            ..SpawnOptions::default()
+        };
+        let sink = node.spawn_blocking(&plugin, options);
+        if let Ok(sink) = &sink {
+            let _ = sink.send(format!("pause {}", case.linger_ms + 200).into_bytes());
+        }
+        sink
+    });
+    let payload = match &sink {
+        Some(Ok(sink)) => case.payload.replace("<sink>", sink.name()),
+        Some(Err(e)) => return (false, false, format!("could not spawn the sink: {e}")),
+        None => case.payload.to_string(),
+    };
+    let result = match payload.as_str() {
         "<2 MiB>" => agent.request_blocking(vec![b'x'; 2 << 20], timeout),
         "<batch>" => {
             // Keep the agent busy while three messages and the runaway
@@ -383,6 +414,9 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, bool, String) {
     std::thread::sleep(Duration::from_millis(case.linger_ms));
     let log_dropped = agent.log_dropped();
     agent.kill();
+    if let Some(Ok(sink)) = sink {
+        sink.kill();
+    }
     let matched = match (&result, case.expect) {
         (Err(RequestError::AgentFailed { failure, .. }), Expect::Fails(label)) => {
             failure.label() == label

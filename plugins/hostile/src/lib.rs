@@ -15,7 +15,9 @@
 //!   all in host calls);
 //! - `send-big`: sends 1 MiB messages to itself until refused; replies the
 //!   count and the refusal;
-//! - `amplify`: sends itself two 256 KiB informs per message it handles;
+//! - `amplify`: sends itself fifteen 256 KiB informs per message it handles;
+//! - `flood-to NAME`: sends NAME fifteen 256 KiB informs, and itself a
+//!   message to do it again (so NAME's mailbox fills while NAME is busy);
 //! - `state-keys N`, `state-big`, `state-deletes`: state writes until the
 //!   host stops it (many keys of N + a few bytes, big values, deletes of
 //!   absent keys);
@@ -100,11 +102,32 @@ fn handle(msg: Message) -> Result<(), String> {
                 format!("sent {sent}; refused: {refusal}").into_bytes(),
             )
         }
+        "flood-to" => {
+            // Fills another agent's mailbox: fifteen 256 KiB informs to it
+            // (as many as one call's budget takes), and a small inform to
+            // itself to do it again.
+            let mut copy = b"inert ".to_vec();
+            copy.resize(256 << 10, b'.');
+            for _ in 0..15 {
+                if host::send(arg, &outgoing(Kind::Inform, copy.clone())).is_err() {
+                    break;
+                }
+            }
+            let again = format!("flood-to {arg}").into_bytes();
+            host::send(&host::self_id(), &outgoing(Kind::Inform, again))?;
+            if msg.kind == Kind::Request {
+                reply(&msg, b"flooding".to_vec())?;
+            }
+            Ok(())
+        }
+        "inert" => Ok(()),
         "amplify" => {
             let me = host::self_id();
             let mut copy = b"amplify ".to_vec();
             copy.resize(256 << 10, b'.');
-            for _ in 0..2 {
+            // Fifteen copies: as many as one call's budget takes (a 16 MiB
+            // agent's is 4 MiB), so the mailbox fills at once.
+            for _ in 0..15 {
                 host::send(&me, &outgoing(Kind::Inform, copy.clone()))?;
             }
             if msg.kind == Kind::Request {
