@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
 use super::cell::AgentCell;
-use super::local::{Node, SpawnOptions};
+use super::local::Node;
+use crate::core::spawn::SpawnOptions;
 use crate::host::CaxtonEngine;
 use crate::persist::{AgentRecord, Db, PersistError, StateWrite};
 

@@ -3,6 +3,8 @@
 //!
 //! - [`Node`]: spawn, send, request, stop, kill; the entry point.
 //! - [`AgentHandle`]: one agent as seen by its owner.
+//! - `local`: the [`Node`] type; its operations by concern in `spawn`,
+//!   `request`, `registry` and `stats`.
 //! - `cell`: an agent's mailbox and run state (an idle agent holds no task);
 //!   `drain`: feeding the instance and supervising it (restarts, retries,
 //!   dead letters); `route`: how effects of a handler become deliveries.
@@ -15,15 +17,20 @@ mod durable;
 mod error;
 mod handle;
 mod local;
+mod registry;
+mod request;
 mod route;
+mod spawn;
+mod stats;
 mod targets;
 
+pub use crate::core::spawn::SpawnOptions;
 pub use cell::Status;
 pub use dead_letter::DeadLetter;
 pub use durable::RestoreReport;
 pub use error::{RequestError, SendError, SpawnError, TenantError};
 pub use handle::AgentHandle;
-pub use local::{Node, SpawnOptions};
+pub use local::Node;
 pub use targets::AgentTargets;
 
 /// The tenant of agents spawned without one.

@@ -1,0 +1,193 @@
+//! Sending and requesting: enqueueing a message and starting (or running
+//! inline) the drain that hands it to the agent.
+
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::cell::{AgentCell, Delivery, Enqueued, ReplyTo};
+use super::error::{RequestError, SendError};
+use super::handle::AgentHandle;
+use super::local::Node;
+use crate::core::envelope::{Envelope, Kind};
+
+impl Node {
+    /// Sends `payload` to `agent` as an `inform` (fire and forget).
+    pub fn send(&self, agent: &AgentHandle, payload: Vec<u8>) -> Result<(), SendError> {
+        let env = self.envelope(Kind::Inform, payload);
+        self.enqueue(&agent.cell, Delivery::new(env, None))
+    }
+
+    pub(super) fn envelope(&self, kind: Kind, payload: Vec<u8>) -> Envelope {
+        Envelope {
+            id: self.next_id(),
+            sender: String::new(),
+            conversation: None,
+            kind,
+            payload,
+        }
+    }
+
+    /// Enqueues and, if this made the agent busy, starts its drain.
+    pub(super) fn enqueue(
+        &self,
+        cell: &Arc<AgentCell>,
+        delivery: Delivery,
+    ) -> Result<(), SendError> {
+        self.push(cell, delivery).map_err(|rejected| rejected.0)
+    }
+
+    /// Enqueues `delivery` and, if that made the agent busy, starts its
+    /// drain on the runtime. A refused delivery is handed back with the
+    /// reason.
+    pub(crate) fn push(
+        &self,
+        cell: &Arc<AgentCell>,
+        delivery: Delivery,
+    ) -> Result<(), Box<(SendError, Delivery)>> {
+        if cell.enqueue(delivery)? == Enqueued::Schedule {
+            self.schedule(cell.clone());
+        }
+        Ok(())
+    }
+
+    /// Runs `cell`'s drain on this thread (outside the runtime) until
+    /// `until`; if it is not done by then, the rest of it runs on the
+    /// runtime and this returns false. So a caller's timeout holds even
+    /// when the handler runs on its thread; the handler itself runs on
+    /// until it ends or its deadline cuts it.
+    pub(super) fn drain_inline(&self, cell: Arc<AgentCell>, until: Instant) -> bool {
+        let node = self.clone();
+        let mut drain = Box::pin(async move { node.drain(cell, Some(4)).await });
+        let done = self.inner.rt.block_on(async {
+            let first = std::future::poll_fn(|cx| Poll::Ready(drain.as_mut().poll(cx))).await;
+            // A timer only for a drain that did not finish at once.
+            first.is_ready()
+                || tokio::time::timeout_at(until.into(), &mut drain)
+                    .await
+                    .is_ok()
+        });
+        if !done {
+            self.inner.rt.spawn(drain);
+        }
+        done
+    }
+
+    /// Sends a request and waits for the reply (from inside the runtime).
+    pub async fn request(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
+        let rx = self.submit_request(agent, payload)?;
+        wait(agent, rx, timeout).await
+    }
+
+    /// Sends a request and waits for the reply, from a thread outside the
+    /// runtime. If the agent is idle its handler runs right here, which
+    /// makes an in-process round trip cost one component call, not two
+    /// thread wake-ups. (Not a background tenant's: this thread has the
+    /// caller's priority, not the tenant's.) Either way the answer comes
+    /// within `timeout` or the call returns [`RequestError::Timeout`].
+    pub fn request_blocking(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
+        let until = Instant::now() + timeout;
+        let (tx, mut rx) = oneshot::channel();
+        let env = self.envelope(Kind::Request, payload);
+        let cell = &agent.cell;
+        let timed_out = || RequestError::Timeout {
+            name: agent.name().to_string(),
+            timeout,
+        };
+        match cell.enqueue(Delivery::new(env, Some(ReplyTo::Waiter(tx)))) {
+            Err(rejected) => return Err(RequestError::Send(rejected.0)),
+            Ok(Enqueued::Queued) => {}
+            Ok(Enqueued::Schedule) if !cell.is_background() => {
+                if !self.drain_inline(cell.clone(), until) {
+                    return Err(timed_out());
+                }
+            }
+            Ok(Enqueued::Schedule) => self.schedule(cell.clone()),
+        }
+        match rx.try_recv() {
+            Ok(result) => result,
+            Err(oneshot::error::TryRecvError::Closed) => {
+                Err(RequestError::Dropped(agent.name().to_string()))
+            }
+            Err(oneshot::error::TryRecvError::Empty) => self.inner.rt.block_on(async {
+                match tokio::time::timeout_at(until.into(), rx).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_closed)) => Err(RequestError::Dropped(agent.name().to_string())),
+                    Err(_elapsed) => Err(timed_out()),
+                }
+            }),
+        }
+    }
+
+    /// Sends a request whose answer is handed to `done` wherever it is
+    /// produced (usually a runtime worker). `done` is always called once:
+    /// with the reply, the handler's failure, or why it was not delivered.
+    pub fn request_with(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        done: impl FnOnce(Result<Vec<u8>, RequestError>) + Send + 'static,
+    ) {
+        self.forwarded_request(agent, payload, 0, done)
+    }
+
+    /// [`Node::request_with`] for a request that has been through `hops`
+    /// forwards already (from a peer node), so a forwarding loop across
+    /// nodes ends at the hop limit too.
+    pub(crate) fn forwarded_request(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        hops: u8,
+        done: impl FnOnce(Result<Vec<u8>, RequestError>) + Send + 'static,
+    ) {
+        let env = self.envelope(Kind::Request, payload);
+        let mut delivery = Delivery::new(env, Some(ReplyTo::Callback(Box::new(done))));
+        delivery.hops = hops;
+        if let Err(rejected) = self.push(&agent.cell, delivery) {
+            let (err, delivery) = *rejected;
+            if let Some(ReplyTo::Callback(done)) = delivery.reply {
+                done(Err(RequestError::Send(err)));
+            }
+        }
+    }
+
+    /// Enqueues a request whose answer arrives on the returned receiver.
+    pub(super) fn submit_request(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+    ) -> Result<Reply, SendError> {
+        let (tx, rx) = oneshot::channel();
+        let env = self.envelope(Kind::Request, payload);
+        let reply = Some(ReplyTo::Waiter(tx));
+        self.enqueue(&agent.cell, Delivery::new(env, reply))?;
+        Ok(rx)
+    }
+}
+
+/// Where a request's answer arrives.
+type Reply = oneshot::Receiver<Result<Vec<u8>, RequestError>>;
+
+async fn wait(agent: &AgentHandle, rx: Reply, timeout: Duration) -> Result<Vec<u8>, RequestError> {
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_closed)) => Err(RequestError::Dropped(agent.name().to_string())),
+        Err(_elapsed) => Err(RequestError::Timeout {
+            name: agent.name().to_string(),
+            timeout,
+        }),
+    }
+}
