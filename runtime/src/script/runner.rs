@@ -196,3 +196,46 @@ impl Runner {
             .map_err(|e| ScriptError::eval(path, source, &e, &self.limits))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every function a script can call is in `docs/scripting.md`, as
+    /// `` `name(`` (a heading or the reference table); `to_string` and
+    /// `to_debug` only teach Rhai to print Caxton's types.
+    #[test]
+    fn every_registered_function_is_documented() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let engine = crate::host::CaxtonEngine::new(crate::host::EngineOptions {
+            max_agents: 4,
+            max_memory: 64 << 20,
+            ..Default::default()
+        })
+        .unwrap();
+        let node = Node::new(engine, rt.handle().clone());
+        let ctx = ScriptContext::new(node, "doc-check");
+        let runner = Runner::new(&ctx, ScriptLimits::default());
+        let docs = include_str!("../../../docs/scripting.md");
+        let mut names: Vec<String> = runner
+            .engine
+            .gen_fn_signatures(false)
+            .into_iter()
+            .filter_map(|sig| sig.split('(').next().map(str::trim).map(String::from))
+            .filter(|name| {
+                name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && !name.contains('$')
+                    && name != "to_string"
+                    && name != "to_debug"
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        assert!(names.len() > 20, "{names:?}");
+        let missing: Vec<_> = names
+            .iter()
+            .filter(|name| !docs.contains(&format!("`{name}(")))
+            .collect();
+        assert!(missing.is_empty(), "not in docs/scripting.md: {missing:?}");
+    }
+}
