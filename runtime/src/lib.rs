@@ -17,6 +17,8 @@
 //! - [`report`]: terminal tables and JSON reports.
 //! - [`sandbox`]: the hostile corpus, run against a node to show each case
 //!   is contained.
+//! - `preempt`: giving a core back to the OS where Caxton's threads run long
+//!   between system calls (used by `host`, `node` and `net` alike).
 //!
 //! The `caxton-run` binary wires these together and is the only place that
 //! reads the environment or chooses directories.
@@ -27,6 +29,7 @@ pub mod measure;
 pub mod net;
 pub mod node;
 pub mod persist;
+pub(crate) mod preempt;
 pub mod report;
 pub mod sandbox;
 pub mod script;

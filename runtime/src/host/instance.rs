@@ -35,7 +35,7 @@ pub struct InstanceSpec {
     /// Its tenant's data dir, preopened as `/data`.
     pub data_dir: Option<PathBuf>,
     /// It runs on a lowest-priority thread: its guest code yields the core
-    /// at every epoch tick (see `host::preempt`), so a normal thread waiting
+    /// at every epoch tick (see `crate::preempt`), so a normal thread waiting
     /// for it gets it within an epoch tick (1 ms).
     pub background: bool,
     /// Whom it may address: checked at each `send` and `forward`.
@@ -93,7 +93,7 @@ impl AgentInstance {
                 return Err(wasmtime::Error::new(Failure::Deadline { limit }));
             }
             if background {
-                super::preempt::yield_core();
+                crate::preempt::yield_core();
             }
             Ok(UpdateDeadline::Yield(1))
         });

@@ -9,8 +9,6 @@
 //! - [`ctx`] and [`imports`]: the per-agent store data and the host
 //!   functions agents import; [`wasi`] the deny-by-default WASI context.
 //! - [`instance`]: one live agent instance: instantiate, init, handle.
-//! - `preempt`: giving a core back to the OS where Caxton's threads run
-//!   long between system calls.
 //!
 //! This layer knows nothing of mailboxes or routing: a handler's sends and
 //! replies come back as [`crate::core::envelope::Effects`] for the node.
@@ -23,7 +21,6 @@ pub mod engine;
 mod imports;
 pub mod instance;
 pub mod plugin;
-pub(crate) mod preempt;
 mod wasi;
 
 pub use engine::{CaxtonEngine, EngineOptions};

@@ -439,3 +439,25 @@ fn fits(payload: &[u8]) -> Result<(), NetError> {
     }
     Ok(())
 }
+
+/// A node's link to this client's node, for `name@peer` addresses.
+impl crate::node::PeerLink for RemoteNode {
+    fn forward(
+        &self,
+        agent: &str,
+        payload: Vec<u8>,
+        hops: u8,
+        timeout: Duration,
+    ) -> crate::node::LinkReply {
+        let (link, agent) = (self.clone(), agent.to_string());
+        Box::pin(async move {
+            link.forward(&agent, payload, hops, timeout)
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn try_send(&self, agent: &str, payload: Vec<u8>) -> Result<(), crate::node::LinkError> {
+        RemoteNode::try_send(self, agent, payload).map_err(Into::into)
+    }
+}

@@ -62,8 +62,8 @@ impl Node {
                 None => {
                     if background {
                         // And any normal thread the OS has waiting for
-                        // this core (see `host::preempt`).
-                        crate::host::preempt::yield_core();
+                        // this core (see `crate::preempt`).
+                        crate::preempt::yield_core();
                     }
                     tokio::task::yield_now().await
                 }

@@ -15,8 +15,8 @@ use hdrhistogram::Histogram;
 use super::background::BackgroundPool;
 use super::cell::{AgentCell, TenantState};
 use super::dead_letter::DeadLetter;
+use super::peer::PeerLink;
 use crate::host::{CaxtonEngine, Plugin, PluginError};
-use crate::net::client::RemoteNode;
 use crate::persist::Db;
 
 pub(super) type Registry = HashMap<Arc<str>, HashMap<Arc<str>, Arc<AgentCell>>>;
@@ -53,7 +53,7 @@ pub(crate) struct NodeInner {
     pub(super) failures: Mutex<HashMap<&'static str, u64>>,
     /// QUIC links to other nodes, per (tenant, peer name): where
     /// `name@peer` addresses go.
-    pub(super) peers: RwLock<HashMap<(String, String), RemoteNode>>,
+    pub(super) peers: RwLock<HashMap<(String, String), Arc<dyn PeerLink>>>,
     /// How long a request forwarded to a peer waits for its reply.
     pub(crate) peer_timeout: Duration,
     /// Where background tenants' agents run, made on first use (`None` if

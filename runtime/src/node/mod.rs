@@ -7,7 +7,9 @@
 //!   `request`, `registry` and `stats`.
 //! - `cell`: an agent's mailbox and run state (an idle agent holds no task);
 //!   `drain`: feeding the instance and supervising it (restarts, retries,
-//!   dead letters); `route`: how effects of a handler become deliveries.
+//!   dead letters); `route`: how effects of a handler become deliveries;
+//!   `peer`: what the node needs of a link to another node ([`PeerLink`],
+//!   which the QUIC client implements: this layer never imports `net`).
 
 mod background;
 mod cell;
@@ -17,6 +19,7 @@ mod durable;
 mod error;
 mod handle;
 mod local;
+mod peer;
 mod registry;
 mod request;
 mod route;
@@ -31,6 +34,7 @@ pub use durable::RestoreReport;
 pub use error::{RequestError, SendError, SpawnError, TenantError};
 pub use handle::AgentHandle;
 pub use local::Node;
+pub use peer::{LinkError, LinkReply, PeerLink};
 pub use targets::AgentTargets;
 
 /// The tenant of agents spawned without one.

@@ -8,9 +8,9 @@ use super::cell::{AgentCell, TenantState};
 use super::error::{SendError, TenantError};
 use super::handle::AgentHandle;
 use super::local::Node;
+use super::peer::PeerLink;
 use crate::core::name;
 use crate::core::tenant::Tenant;
-use crate::net::client::RemoteNode;
 
 impl Node {
     /// The live agent `name` of `tenant`.
@@ -98,15 +98,15 @@ impl Node {
     /// Links `peer` for the agents of `tenant`: a message they send to
     /// `name@peer` goes over `link` to the agent `name` on that node (in
     /// the tenant `link`'s token stands for). Replaces an older link.
-    pub fn link(&self, tenant: &str, peer: &str, link: RemoteNode) {
+    pub fn link(&self, tenant: &str, peer: &str, link: impl PeerLink + 'static) {
         self.inner
             .peers
             .write()
             .unwrap()
-            .insert((tenant.to_string(), peer.to_string()), link);
+            .insert((tenant.to_string(), peer.to_string()), Arc::new(link));
     }
 
-    pub(crate) fn peer(&self, tenant: &str, peer: &str) -> Option<RemoteNode> {
+    pub(crate) fn peer(&self, tenant: &str, peer: &str) -> Option<Arc<dyn PeerLink>> {
         self.inner
             .peers
             .read()
