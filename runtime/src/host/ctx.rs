@@ -16,6 +16,7 @@ use crate::core::failure::Failure;
 use crate::core::limits::AgentLimits;
 
 use super::bindings::Agent;
+use super::wasi::StderrTail;
 
 /// An agent's persistent key-value state, owned by the node so it outlives
 /// any one instance (a restarted instance sees it again).
@@ -24,10 +25,6 @@ pub type SharedState = Arc<Mutex<HashMap<String, Vec<u8>>>>;
 /// An agent's log rate limiter, owned by the node so a restarted instance
 /// does not start with a fresh allowance.
 pub type SharedLog = Arc<Mutex<LogLimiter>>;
-
-/// The last bytes an agent wrote to stderr during the current call: the
-/// message of a Rust panic, reported with the trap it causes.
-pub(crate) type StderrTail = Arc<Mutex<String>>;
 
 /// Store data of one agent instance.
 pub struct AgentCtx {

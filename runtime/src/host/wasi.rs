@@ -14,7 +14,7 @@
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,7 +24,9 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
-use super::ctx::StderrTail;
+/// The last bytes an agent wrote to stderr during the current call: the
+/// message of a Rust panic, reported with the trap it causes.
+pub(crate) type StderrTail = Arc<Mutex<String>>;
 
 /// Longest stderr tail kept for a failure report.
 const TAIL: usize = 1024;

@@ -12,7 +12,7 @@ use crate::measure::SendLag;
 use crate::measure::load::{Burst, LoadOptions, LoadReport, Model, Target, Until, run_load};
 use crate::net::client::RemoteTargets;
 use crate::node::{AgentHandle, AgentTargets};
-use crate::script::runner::ScriptContext;
+use crate::script::context::ScriptContext;
 
 const KEYS: &str = "targets, name, pattern, size, payload, concurrency, rate, duration, messages, warmup, drain, max_in_flight, burst, tick, window";
 

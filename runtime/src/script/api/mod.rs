@@ -10,14 +10,11 @@ mod spawn_syntax;
 mod threads;
 mod workflow;
 
-pub(crate) use remote::Served;
-pub(crate) use threads::Threads;
-
 use std::time::Duration;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Position};
 
-use super::runner::ScriptContext;
+use super::context::ScriptContext;
 use crate::host::Plugin;
 use crate::measure::{Sampler, SamplerOptions, Stats};
 use crate::node::AgentHandle;

@@ -15,7 +15,7 @@ use crate::net::client::RemoteNode;
 use crate::net::server::{Server, ServerOptions};
 use crate::net::tls::{Identity, new_token};
 use crate::node::{DEFAULT_TENANT, Node};
-use crate::script::runner::ScriptContext;
+use crate::script::context::{ScriptContext, Served};
 
 /// An agent on a remote node, as a script holds it.
 #[derive(Debug, Clone)]
@@ -24,23 +24,6 @@ pub(crate) struct RemoteAgent {
     pub(crate) node: RemoteNode,
     /// Its name on that node.
     pub(crate) name: String,
-}
-
-/// A node started by `serve()`: it listens until the script ends.
-#[derive(Debug)]
-pub(crate) struct Served(Server, Node);
-
-impl Served {
-    /// The node behind the server.
-    pub(crate) fn node(&self) -> &Node {
-        &self.1
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.0.close();
-    }
 }
 
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {

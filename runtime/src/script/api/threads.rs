@@ -8,32 +8,10 @@
 //! away from the in-process agents. Which is faster depends on the machine
 //! (README, Run a node, has what was measured).
 
-use std::sync::Arc;
-
 use rhai::{Dynamic, Engine};
 
 use super::{Fallible, fail};
-use crate::script::runner::ScriptContext;
-
-/// A tokio runtime a script started, shared by whatever it was given to and
-/// alive until the last of them, and the script, are gone.
-#[derive(Debug, Clone)]
-pub(crate) struct Threads(Arc<Own>);
-
-#[derive(Debug)]
-struct Own {
-    /// `Some` until drop (a runtime cannot be dropped inside another
-    /// runtime's context, so drop shuts it down in the background).
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Drop for Own {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
+use crate::script::context::{ScriptContext, Threads};
 
 /// The most threads one runtime may have: far above any useful count, and
 /// low enough that a typo is an error, not thousands of threads (or a
@@ -58,20 +36,10 @@ impl Threads {
             .thread_name(format!("caxton-{name}"))
             .build()
             .map_err(|e| fail(format!("{what}: starting {workers} worker threads: {e}")))?;
-        let threads = Threads(Arc::new(Own {
-            runtime: Some(runtime),
-        }));
+        let threads = Threads::new(runtime);
         // Kept until the script ends, after the nodes it served close.
         ctx.threads.lock().unwrap().push(threads.clone());
         Ok(threads)
-    }
-
-    fn handle(&self) -> &tokio::runtime::Handle {
-        self.0
-            .runtime
-            .as_ref()
-            .expect("the runtime lives until drop")
-            .handle()
     }
 
     fn workers(&self) -> i64 {

@@ -7,9 +7,9 @@ use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext, P
 use super::job::Job;
 use super::{Fallible, fail, is_fatal};
 use crate::node::AgentHandle;
+use crate::script::context::ScriptContext;
 use crate::script::error::ScriptError;
 use crate::script::limits::ScriptLimits;
-use crate::script::runner::ScriptContext;
 
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
