@@ -3,11 +3,13 @@
 //! - [`stats`]: [`Stats`], the summary every measurement reports, built from
 //!   an HdrHistogram (3 significant digits, 1 ns to 1 hour).
 //! - [`sampler`]: timing a closure for a number of iterations or a duration.
+//! - [`compare`]: A against B in alternating rounds.
 //! - [`load`]: the native load generator (closed and open models).
 //! - [`resources`]: the process's resident memory and CPU time.
 //! - [`machine`]: the machine's own pauses and wake-up costs, so a tail can
 //!   be told apart from what it measures.
 
+pub mod compare;
 pub mod load;
 pub mod machine;
 pub mod resources;

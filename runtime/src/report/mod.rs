@@ -50,22 +50,8 @@ pub struct Report {
     pub baseline: Option<BaselineComparison>,
 }
 
-/// An A/B comparison made by alternating runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    /// Name of A.
-    pub a: String,
-    /// Name of B.
-    pub b: String,
-    /// Median over rounds of mean(B) / mean(A).
-    pub ratio: f64,
-    /// Smallest per-round ratio.
-    pub ratio_min: f64,
-    /// Largest per-round ratio.
-    pub ratio_max: f64,
-    /// Rounds run.
-    pub rounds: u32,
-}
+/// An A/B comparison made by alternating runs (see [`crate::measure::compare`]).
+pub use crate::measure::compare::Comparison;
 
 impl Report {
     /// An empty report for `script`, started now.

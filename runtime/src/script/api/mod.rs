@@ -4,6 +4,7 @@
 mod job;
 mod load;
 mod machine;
+mod measure;
 mod options;
 mod remote;
 mod spawn_syntax;
@@ -12,11 +13,10 @@ mod workflow;
 
 use std::time::Duration;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Position};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, NativeCallContext, Position};
 
 use super::context::ScriptContext;
 use crate::host::Plugin;
-use crate::measure::{Sampler, SamplerOptions, Stats};
 use crate::node::AgentHandle;
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -32,14 +32,12 @@ fn fail(message: impl std::fmt::Display) -> Box<EvalAltResult> {
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     register_types(engine);
     register_agents(engine, ctx);
-    register_measure(engine, ctx);
+    measure::register(engine, ctx);
     remote::register(engine, ctx);
     threads::register(engine, ctx);
     load::register(engine, ctx);
     job::register(engine);
     machine::register(engine);
-    register_thresholds(engine, ctx);
-    register_compare(engine, ctx);
     workflow::register(engine, ctx);
     engine.register_fn("payload", |n: i64| -> Fallible<rhai::Blob> {
         let n = usize::try_from(n).map_err(|_| fail("payload(n): n must not be negative"))?;
@@ -281,221 +279,4 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
     });
 }
 
-fn register_measure(engine: &mut Engine, ctx: &ScriptContext) {
-    let c = ctx.clone();
-    engine.register_fn(
-        "measure",
-        move |call: NativeCallContext<'_>, name: &str, opts: Map, work: FnPtr| -> Fallible<Map> {
-            let options = options::sampler_options(&opts).map_err(fail)?;
-            let usage = c.usage();
-            let bar = c.begin(name, options.duration);
-            let (mut stats, histogram) = sample(&call, name, options, &work)?;
-            drop(bar);
-            stats.resources = usage.end(&c);
-            c.record_with(stats.clone(), histogram);
-            Ok(stats_map(&stats))
-        },
-    );
-}
-
-/// Times `work` with `options`: a closure that throws counts as a failed
-/// sample; hitting a sandbox limit stops the script.
-fn sample(
-    call: &NativeCallContext<'_>,
-    name: &str,
-    options: SamplerOptions,
-    work: &FnPtr,
-) -> Fallible<(Stats, hdrhistogram::Histogram<u64>)> {
-    let mut fatal: Option<Box<EvalAltResult>> = None;
-    let measured = Sampler::new(options).run(
-        name,
-        || match work.call_within_context::<Dynamic>(call, ()) {
-            Ok(_) => Ok(()),
-            Err(e) if is_fatal(&e) => {
-                let text = e.to_string();
-                fatal.get_or_insert(e);
-                Err(text)
-            }
-            Err(e) => Err(e.to_string()),
-        },
-        |_| {},
-    );
-    match fatal {
-        Some(e) => Err(e),
-        None => Ok(measured),
-    }
-}
-
-fn register_thresholds(engine: &mut Engine, ctx: &ScriptContext) {
-    use crate::report::threshold::{Rule, Threshold};
-    let parse = |text: &str| -> Fallible<Rule> { text.parse().map_err(fail) };
-    let c = ctx.clone();
-    engine.register_fn(
-        "threshold",
-        move |metric: &str, rule: &str| -> Fallible<()> {
-            let t = Threshold {
-                metric: metric.to_string(),
-                target: None,
-                acceptable: None,
-                critical: Some(parse(rule)?),
-            };
-            c.thresholds.lock().unwrap().push(t);
-            Ok(())
-        },
-    );
-    let c = ctx.clone();
-    engine.register_fn("threshold", move |metric: &str, tiers: Map| -> Fallible<()> {
-        let mut t = Threshold {
-            metric: metric.to_string(),
-            target: None,
-            acceptable: None,
-            critical: None,
-        };
-        for (tier, rule) in tiers {
-            let rule = rule
-                .into_string()
-                .map_err(|ty| fail(format!("threshold tier `{tier}`: expected a rule string like \"p99 < 10ms\", got {ty}")))?;
-            let rule = Some(parse(&rule)?);
-            match tier.as_str() {
-                "target" => t.target = rule,
-                "acceptable" => t.acceptable = rule,
-                "critical" => t.critical = rule,
-                other => {
-                    return Err(fail(format!(
-                        "unknown threshold tier `{other}`: the tiers are target, acceptable, critical"
-                    )));
-                }
-            }
-        }
-        if t.target.is_none() && t.acceptable.is_none() && t.critical.is_none() {
-            return Err(fail("threshold: give at least one tier (target, acceptable, critical)"));
-        }
-        c.thresholds.lock().unwrap().push(t);
-        Ok(())
-    });
-}
-
-fn register_compare(engine: &mut Engine, ctx: &ScriptContext) {
-    let c = ctx.clone();
-    engine.register_fn(
-        "compare",
-        move |call: NativeCallContext<'_>,
-              name_a: &str,
-              a: FnPtr,
-              name_b: &str,
-              b: FnPtr,
-              opts: Map|
-              -> Fallible<Map> {
-            let mut rounds = 5u32;
-            let mut sampler = SamplerOptions::default();
-            let mut warmup_set = false;
-            for (key, value) in &opts {
-                let bad = |e: String| fail(format!("compare option `{key}`: {e}"));
-                match key.as_str() {
-                    "rounds" => rounds = options::count(value).map_err(bad)?.clamp(1, 1000) as u32,
-                    "iterations" => sampler.iterations = options::count(value).map_err(bad)?,
-                    "warmup" => {
-                        sampler.warmup = options::count(value).map_err(bad)?;
-                        warmup_set = true;
-                    }
-                    other => {
-                        return Err(fail(format!(
-                            "unknown compare option `{other}`: the options are rounds, iterations, warmup"
-                        )));
-                    }
-                }
-            }
-            if !warmup_set {
-                sampler.warmup = (sampler.iterations / 10).min(10_000);
-            }
-            let run = |name: &str, f: &FnPtr| {
-                sample(&call, name, sampler.clone(), f).map(|(stats, _)| stats)
-            };
-            let bar = c.begin(&format!("{name_a} vs {name_b}"), None);
-            // Alternate, and swap the order each round, so drift (thermal,
-            // caches, other load) hits both sides alike.
-            let (mut all_a, mut all_b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-            for round in 0..rounds {
-                let (sa, sb) = if round % 2 == 0 {
-                    let sa = run(name_a, &a)?;
-                    (sa, run(name_b, &b)?)
-                } else {
-                    let sb = run(name_b, &b)?;
-                    (run(name_a, &a)?, sb)
-                };
-                ratios.push(sb.mean / sa.mean.max(1e-9));
-                all_a.push(sa);
-                all_b.push(sb);
-            }
-            ratios.sort_by(f64::total_cmp);
-            let comparison = crate::report::Comparison {
-                a: name_a.to_string(),
-                b: name_b.to_string(),
-                ratio: ratios[ratios.len() / 2],
-                ratio_min: ratios[0],
-                ratio_max: ratios[ratios.len() - 1],
-                rounds,
-            };
-            drop(bar);
-            // The median round of each side goes into the report, with the
-            // spread of the rounds as its noise.
-            let median = |mut v: Vec<Stats>| {
-                let means: Vec<f64> = v.iter().map(|s| s.mean).collect();
-                v.sort_by(|x, y| x.mean.total_cmp(&y.mean));
-                let mut mid = v.swap_remove(v.len() / 2);
-                mid.noise = mid.noise.max(crate::measure::spread(&means));
-                mid
-            };
-            let (sa, sb) = (median(all_a), median(all_b));
-            c.record(sa.clone());
-            c.record(sb.clone());
-            c.report.lock().unwrap().comparisons.push(comparison.clone());
-            let mut m = Map::new();
-            m.insert("a".into(), Dynamic::from_map(stats_map(&sa)));
-            m.insert("b".into(), Dynamic::from_map(stats_map(&sb)));
-            m.insert("ratio".into(), Dynamic::from(comparison.ratio));
-            m.insert("ratio_min".into(), Dynamic::from(comparison.ratio_min));
-            m.insert("ratio_max".into(), Dynamic::from(comparison.ratio_max));
-            m.insert("rounds".into(), Dynamic::from(i64::from(rounds)));
-            Ok(m)
-        },
-    );
-}
-
-/// Errors that must stop the script, not count as a failed sample.
-fn is_fatal(err: &EvalAltResult) -> bool {
-    match err {
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => is_fatal(inner),
-        EvalAltResult::ErrorTerminated(..)
-        | EvalAltResult::ErrorTooManyOperations(_)
-        | EvalAltResult::ErrorStackOverflow(_)
-        | EvalAltResult::ErrorDataTooLarge(..) => true,
-        _ => false,
-    }
-}
-
-/// The stats as a script map (times in ns).
-pub(crate) fn stats_map(s: &Stats) -> Map {
-    let mut m = Map::new();
-    let mut int = |k: &str, v: u64| {
-        m.insert(k.into(), Dynamic::from(v as i64));
-    };
-    int("count", s.count);
-    int("errors", s.errors);
-    int("min", s.min);
-    int("p50", s.p50);
-    int("p90", s.p90);
-    int("p95", s.p95);
-    int("p99", s.p99);
-    int("p999", s.p999);
-    int("max", s.max);
-    int("elapsed_ns", s.elapsed_ns);
-    m.insert("mean".into(), Dynamic::from(s.mean));
-    m.insert("stdev".into(), Dynamic::from(s.stdev));
-    m.insert("throughput".into(), Dynamic::from(s.throughput));
-    m.insert("name".into(), s.name.clone().into());
-    if let Some(e) = &s.first_error {
-        m.insert("first_error".into(), e.clone().into());
-    }
-    m
-}
+pub(crate) use measure::{is_fatal, stats_map};
