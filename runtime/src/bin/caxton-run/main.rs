@@ -112,7 +112,7 @@ struct NodeArgs {
     /// Worker threads of the node's async runtime, which runs the agents,
     /// the script's load and QUIC [default: one per core]. On a small
     /// machine 1 can be cheaper for QUIC runs: every hand-off between two
-    /// workers is a thread wake-up (see README, Run a node).
+    /// workers is a thread wake-up (see docs/performance.md).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
 

@@ -6,7 +6,7 @@
 //! same workers. With them they are scheduled apart, as separate processes
 //! would be; and a node and its client can share one runtime of their own,
 //! away from the in-process agents. Which is faster depends on the machine
-//! (README, Run a node, has what was measured).
+//! (docs/performance.md has what was measured).
 
 use rhai::{Dynamic, Engine};
 
