@@ -1,4 +1,7 @@
 //! Talking to a remote node.
+//!
+//! `reader`: the task that hands each answer to its waiter; `links`: the
+//! client as a node's `PeerLink` and as a load `Target`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,13 +15,19 @@ use tokio::sync::{mpsc, oneshot};
 use super::NetError;
 use super::tls::client_config;
 use super::wire::{ReadError, read_frame, writer};
+
+mod links;
+mod reader;
+
 use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, MAX_PAYLOAD, PROTOCOL_VERSION};
+pub use links::RemoteTargets;
+use reader::reader;
 
 /// Code called with a request's answer where it arrives (the reader task).
 pub type Then = Box<dyn FnOnce(Result<Frame, NetError>) + Send>;
 
 /// Who waits for an answer.
-enum Waiter {
+pub(super) enum Waiter {
     /// An async caller.
     Once(oneshot::Sender<Frame>),
     /// A callback (the load generator: no task per request).
@@ -34,7 +43,7 @@ impl std::fmt::Debug for Waiter {
     }
 }
 
-type Pending = Arc<Mutex<Option<HashMap<u64, Waiter>>>>;
+pub(super) type Pending = Arc<Mutex<Option<HashMap<u64, Waiter>>>>;
 
 /// A client connection's QUIC path, as [`RemoteNode::path_stats`] reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,75 +369,6 @@ impl RemoteNode {
     }
 }
 
-/// Hands each answer to whoever waits for it; when the connection ends,
-/// drops every waiter so pending calls fail at once instead of hanging.
-async fn reader(
-    mut recv: quinn::RecvStream,
-    mut dec: Decoder,
-    pending: Pending,
-    conn: quinn::Connection,
-) {
-    while let Ok(Some(frame)) = read_frame(&mut recv, &mut dec).await {
-        let req = match &frame {
-            Frame::Reply { req, .. } | Frame::Spawned { req, .. } | Frame::Error { req, .. } => {
-                *req
-            }
-            _ => continue,
-        };
-        let waiter = pending
-            .lock()
-            .unwrap()
-            .as_mut()
-            .and_then(|p| p.remove(&req));
-        match waiter {
-            Some(Waiter::Once(tx)) => {
-                let _ = tx.send(frame);
-            }
-            Some(Waiter::Then(then)) => then(Ok(frame)),
-            None => {}
-        }
-    }
-    // Async callers see their channel close; callbacks are told.
-    let left = pending.lock().unwrap().take().unwrap_or_default();
-    let why = conn
-        .close_reason()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "the connection closed".into());
-    for (_, waiter) in left {
-        if let Waiter::Then(then) = waiter {
-            then(Err(NetError::Lost(why.clone())));
-        }
-    }
-}
-
-/// Agents of remote nodes as a load [`Target`]: requests pipelined on each
-/// agent's connection's one stream. Agents may be on several connections,
-/// so that a load spreads over them as it does over the workers in-process.
-#[derive(Debug, Clone)]
-pub struct RemoteTargets {
-    agents: Vec<(RemoteNode, String)>,
-}
-
-impl RemoteTargets {
-    /// Load on `agents`, each named on the connection it is reached through.
-    pub fn new(agents: Vec<(RemoteNode, String)>) -> Self {
-        RemoteTargets { agents }
-    }
-}
-
-impl crate::measure::load::Target for RemoteTargets {
-    fn len(&self) -> usize {
-        self.agents.len()
-    }
-
-    fn call(&self, index: usize, payload: Vec<u8>, done: crate::measure::load::Done) {
-        let (node, name) = &self.agents[index];
-        node.request_with(name, payload, move |result| {
-            done(result.map(drop).map_err(|e| e.to_string()))
-        });
-    }
-}
-
 /// Refuses a payload no frame can carry, before it is queued.
 fn fits(payload: &[u8]) -> Result<(), NetError> {
     if payload.len() > MAX_PAYLOAD {
@@ -438,26 +378,4 @@ fn fits(payload: &[u8]) -> Result<(), NetError> {
         });
     }
     Ok(())
-}
-
-/// A node's link to this client's node, for `name@peer` addresses.
-impl crate::node::PeerLink for RemoteNode {
-    fn forward(
-        &self,
-        agent: &str,
-        payload: Vec<u8>,
-        hops: u8,
-        timeout: Duration,
-    ) -> crate::node::LinkReply {
-        let (link, agent) = (self.clone(), agent.to_string());
-        Box::pin(async move {
-            link.forward(&agent, payload, hops, timeout)
-                .await
-                .map_err(Into::into)
-        })
-    }
-
-    fn try_send(&self, agent: &str, payload: Vec<u8>) -> Result<(), crate::node::LinkError> {
-        RemoteNode::try_send(self, agent, payload).map_err(Into::into)
-    }
 }
