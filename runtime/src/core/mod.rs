@@ -13,12 +13,16 @@
 //! - [`frame`]: the length-prefixed wire format and its decoder.
 //! - [`spawn`]: spawn options and their one parser (scripts and clients).
 //! - [`supervision`]: restart policy, backoff and the restart budget.
+//! - [`lifecycle`]: an agent's life as a state machine (mailbox, drain
+//!   ownership, failures, retries, dead letters, stop, kill), checked by a
+//!   seeded simulation.
 
 pub mod address;
 pub mod budget;
 pub mod envelope;
 pub mod failure;
 pub mod frame;
+pub mod lifecycle;
 pub mod limits;
 pub mod mailbox;
 pub mod name;

@@ -1,9 +1,11 @@
-//! One agent as the node keeps it: mailbox, run state, instance.
+//! One agent as the node keeps it: identity, limits, its instance, and its
+//! lifecycle (`core::lifecycle`: mailbox, run state, restart history),
+//! whose decisions the node carries out.
 //!
 //! An idle agent has no task: a drain runs only while messages wait, either
 //! on a tokio worker or inline on a blocking caller (a script's `request`),
-//! which saves two thread wake-ups per round trip. The `running` flag makes
-//! sure exactly one drain owns the instance at a time.
+//! which saves two thread wake-ups per round trip. The lifecycle makes sure
+//! exactly one drain owns the instance at a time.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
@@ -17,15 +19,13 @@ use crate::core::address::Reach;
 use crate::core::budget::{ENTRY, HostBudget};
 use crate::core::envelope::Envelope;
 use crate::core::failure::Failure;
+use crate::core::lifecycle::{Lifecycle, Next, Refused, Retried};
 use crate::core::limits::AgentLimits;
-use crate::core::mailbox::{Full, Mailbox, Weight};
-use crate::core::supervision::{Decision, RestartPolicy, Supervisor};
+use crate::core::mailbox::Weight;
+use crate::core::supervision::RestartPolicy;
 use crate::core::tenant::{Priority, QuotaError, RateBucket, Tenant};
 use crate::host::ctx::{SharedLog, SharedState};
 use crate::host::{AgentInstance, InstanceSpec, Plugin};
-
-/// Most messages handed to one `handle-batch` call.
-pub(crate) const BATCH: usize = 64;
 
 /// Where the answer to a request goes.
 pub(crate) enum ReplyTo {
@@ -76,59 +76,17 @@ impl Weight for Delivery {
     }
 }
 
-/// Where an agent is in its life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// Accepting and handling messages.
-    Running,
-    /// Finishing its queued messages, accepting no new ones.
-    Stopping,
-    /// Stopped gracefully.
-    Stopped,
-    /// Failed, with the reason (a kill is [`Failure::Killed`]).
-    Failed(Failure),
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Status::Running => f.write_str("running"),
-            Status::Stopping => f.write_str("stopping"),
-            Status::Stopped => f.write_str("stopped"),
-            Status::Failed(Failure::Killed) => f.write_str("killed"),
-            Status::Failed(failure) => write!(f, "failed: {failure}"),
-        }
+impl Retried for Delivery {
+    fn attempts(&mut self) -> &mut u32 {
+        &mut self.attempts
     }
 }
 
-pub(crate) struct Inner {
-    pub(crate) mailbox: Mailbox<Delivery>,
-    /// A drain owns the instance.
-    pub(crate) running: bool,
-    pub(crate) status: Status,
-    pub(crate) handled: u64,
-    /// Restart history and backoff.
-    pub(crate) supervisor: Supervisor,
-    /// Deliveries still to hand over one at a time after a batch failed.
-    pub(crate) probation: usize,
-    /// Set after a restart until the next message is handled: when the
-    /// failure happened and its label (for the recovery-time metric).
-    pub(crate) recovering: Option<(Instant, &'static str)>,
-}
+pub use crate::core::lifecycle::{Enqueued, Status};
 
-impl Inner {
-    pub(crate) fn new(limits: &AgentLimits) -> Self {
-        Inner {
-            mailbox: Mailbox::new(limits.mailbox, HostBudget::of(limits).mailbox),
-            // `running` until started: messages sent meanwhile wait.
-            running: true,
-            status: Status::Running,
-            handled: 0,
-            supervisor: Supervisor::default(),
-            probation: 0,
-            recovering: None,
-        }
-    }
+/// An agent's lifecycle with the mailbox budgets of `limits`.
+pub(crate) fn life(limits: &AgentLimits) -> Lifecycle<Delivery> {
+    Lifecycle::new(limits.mailbox, HostBudget::of(limits).mailbox)
 }
 
 /// An agent: identity, limits, mailbox and (when live) its instance.
@@ -146,7 +104,8 @@ pub(crate) struct AgentCell {
     pub(crate) log: SharedLog,
     /// Whom it may address, asked at each send.
     pub(crate) reach: Arc<dyn Reach>,
-    pub(crate) inner: Mutex<Inner>,
+    /// Its mailbox, run state and restart history (the sans-IO lifecycle).
+    pub(crate) inner: Mutex<Lifecycle<Delivery>>,
     pub(crate) instance: Mutex<Option<AgentInstance>>,
     /// Its tenant's quotas, if the tenant has any (the message rate is
     /// checked on every enqueue).
@@ -197,15 +156,6 @@ impl TenantState {
             })
         }
     }
-}
-
-/// What `enqueue` asks the caller to do.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Enqueued {
-    /// A drain is already running; nothing to do.
-    Queued,
-    /// The caller now owns the drain and must run it.
-    Schedule,
 }
 
 impl AgentCell {
@@ -261,108 +211,63 @@ impl AgentCell {
         {
             return Err(Box::new((SendError::Quota(e), delivery)));
         }
-        let mut inner = self.inner.lock().unwrap();
-        if inner.status != Status::Running {
-            let err = SendError::NotRunning {
-                name: self.name.to_string(),
-                status: inner.status.to_string(),
+        let refused = self.inner.lock().unwrap().enqueue(delivery);
+        refused.map_err(|(why, delivery)| {
+            let err = match why {
+                Refused::NotRunning(status) => SendError::NotRunning {
+                    name: self.name.to_string(),
+                    status: status.to_string(),
+                },
+                Refused::Full => SendError::MailboxFull {
+                    name: self.name.to_string(),
+                    capacity: self.limits.mailbox,
+                    bytes: HostBudget::of(&self.limits).mailbox,
+                },
             };
-            return Err(Box::new((err, delivery)));
-        }
-        if let Err(Full(delivery)) = inner.mailbox.push(delivery) {
-            let err = SendError::MailboxFull {
-                name: self.name.to_string(),
-                capacity: self.limits.mailbox,
-                bytes: inner.mailbox.max_bytes(),
-            };
-            return Err(Box::new((err, delivery)));
-        }
-        if inner.running {
-            Ok(Enqueued::Queued)
-        } else {
-            inner.running = true;
-            Ok(Enqueued::Schedule)
-        }
+            Box::new((err, delivery))
+        })
     }
 
     /// Takes the next batch, or (when none is left) puts the instance back
     /// and releases the drain. Returns `None` when the drain must end.
     pub(crate) fn next_batch(&self, instance: &mut Option<AgentInstance>) -> Option<Vec<Delivery>> {
         let mut inner = self.inner.lock().unwrap();
-        let size = if inner.probation > 0 {
-            inner.probation -= 1;
-            1
-        } else {
-            BATCH
-        };
-        let batch = inner.mailbox.pop_batch(size);
-        if !batch.is_empty() {
-            return Some(batch);
-        }
-        inner.running = false;
-        inner.mailbox.shrink();
-        match inner.status {
-            Status::Running => *self.instance.lock().unwrap() = instance.take(),
-            Status::Stopping => {
-                inner.status = Status::Stopped;
-                instance.take();
+        match inner.next_batch() {
+            Next::Batch(batch) => Some(batch),
+            Next::Park => {
+                *self.instance.lock().unwrap() = instance.take();
+                None
             }
-            Status::Stopped | Status::Failed(_) => {
+            Next::Retire => {
                 instance.take();
+                None
             }
         }
-        None
     }
 
     /// Marks the agent failed and hands back everything still queued.
     pub(crate) fn fail(&self, failure: Failure) -> Vec<Delivery> {
-        let mut inner = self.inner.lock().unwrap();
-        if !matches!(inner.status, Status::Failed(_) | Status::Stopped) {
-            inner.status = Status::Failed(failure);
-        }
-        inner.mailbox.drain_all()
+        self.inner.lock().unwrap().fail(failure)
     }
 
     /// Graceful stop: no new messages; queued ones are still handled.
     /// Hands back the instance if the agent was idle and is now stopped
     /// (a running drain drops it when done), for the caller to dispose of.
     pub(crate) fn stop(&self) -> Option<AgentInstance> {
-        let mut inner = self.inner.lock().unwrap();
-        if inner.status != Status::Running {
-            return None;
-        }
-        if inner.running {
-            inner.status = Status::Stopping;
-            None
-        } else {
-            inner.status = Status::Stopped;
-            self.instance.lock().unwrap().take()
-        }
+        let idle = self.inner.lock().unwrap().stop();
+        idle.then(|| self.instance.lock().unwrap().take()).flatten()
     }
 
     /// Abrupt stop: interrupts a running call at its next epoch tick and
     /// hands back every queued message, and the instance if idle.
     pub(crate) fn kill(&self) -> (Vec<Delivery>, Option<AgentInstance>) {
         self.kill.store(true, Relaxed);
-        let queued = self.fail(Failure::Killed);
-        let inner = self.inner.lock().unwrap();
-        let instance = if inner.running {
-            None
-        } else {
-            self.instance.lock().unwrap().take()
-        };
+        let (queued, idle) = self.inner.lock().unwrap().kill();
+        let instance = idle.then(|| self.instance.lock().unwrap().take()).flatten();
         (queued, instance)
     }
 
-    /// Records a failure with the supervisor and returns its decision.
-    pub(crate) fn supervise(&self, failure: &Failure, in_init: bool, now: Instant) -> Decision {
-        let mut inner = self.inner.lock().unwrap();
-        inner
-            .supervisor
-            .on_failure(&self.policy, failure, in_init, now)
-    }
-
     pub(crate) fn status(&self) -> Status {
-        self.inner.lock().unwrap().status.clone()
+        self.inner.lock().unwrap().status().clone()
     }
 }

@@ -1,5 +1,7 @@
 //! The drain loop: feeding queued messages to an agent's instance, and
-//! supervising it when it fails.
+//! supervising it when it fails. What to do is decided by the agent's
+//! sans-IO lifecycle (`core::lifecycle`); this only carries it out
+//! (calls into the instance, timers, restarts, answers).
 //!
 //! The mailbox belongs to the node, not the instance: when an instance
 //! fails, the batch it was handling goes back to the front of the mailbox
@@ -97,13 +99,8 @@ impl Node {
         }
         match live.handle(envelopes).await {
             Ok(effects) => {
-                let recovered = {
-                    let mut inner = cell.inner.lock().unwrap();
-                    inner.handled += n;
-                    self.inner.handled.fetch_add(n, Relaxed);
-                    inner.supervisor.on_success();
-                    inner.recovering.take()
-                };
+                let recovered = cell.inner.lock().unwrap().handled(n);
+                self.inner.handled.fetch_add(n, Relaxed);
                 if let Some((since, reason)) = recovered {
                     self.record_recovery(reason, since.elapsed());
                 }
@@ -136,8 +133,10 @@ impl Node {
         }
     }
 
-    /// Decides what a failure means for the agent: restart it (requeueing
-    /// the batch) or mark it failed (answering everything queued).
+    /// Carries out what the lifecycle decides after a failure: the batch
+    /// goes back to the mailbox (or to the dead-letter queue), and the
+    /// agent is restarted after the backoff; or everything left is
+    /// answered with the failure.
     async fn supervise(
         &self,
         cell: &Arc<AgentCell>,
@@ -145,21 +144,21 @@ impl Node {
         batch: Vec<Delivery>,
     ) -> Option<AgentInstance> {
         let failed_at = Instant::now();
-        let mut decision = cell.supervise(&failure, false, failed_at);
-        match &decision {
-            Decision::Restart(_) => self.requeue(cell, &failure, batch),
-            Decision::GiveUp(reason) => {
-                for delivery in batch {
-                    self.answer_failed(cell, delivery, reason);
-                }
-            }
+        let after = cell
+            .inner
+            .lock()
+            .unwrap()
+            .failed(&cell.policy, &failure, batch, failed_at);
+        for delivery in after.dead {
+            self.dead_letter(cell, delivery, &failure);
         }
+        let mut decision = after.decision;
+        let mut unanswered = after.answer;
         loop {
             match decision {
                 Decision::GiveUp(reason) => {
                     tracing::warn!(agent = &*cell.name, "agent is failed for good: {reason}");
-                    let queued = cell.fail(reason.clone());
-                    for delivery in queued {
+                    for delivery in unanswered {
                         self.answer_failed(cell, delivery, &reason);
                     }
                     return None;
@@ -168,17 +167,23 @@ impl Node {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    if !matches!(cell.status(), Status::Running | Status::Stopping) {
+                    if !cell.inner.lock().unwrap().may_restart() {
                         return None;
                     }
                     match self.restart(cell).await {
                         Ok(instance) => {
-                            cell.inner.lock().unwrap().recovering =
-                                Some((failed_at, failure.label()));
+                            let label = failure.label();
+                            cell.inner.lock().unwrap().restarted(failed_at, label);
                             return Some(instance);
                         }
                         Err(init_failure) => {
-                            decision = cell.supervise(&init_failure, true, Instant::now());
+                            let (next, queued) = cell.inner.lock().unwrap().restart_failed(
+                                &cell.policy,
+                                &init_failure,
+                                Instant::now(),
+                            );
+                            decision = next;
+                            unanswered = queued;
                         }
                     }
                 }
@@ -191,29 +196,6 @@ impl Node {
         let mut instance = AgentInstance::start(&self.inner.engine, &cell.plugin, spec).await?;
         self.persist_writes(cell, &instance.take_init_writes());
         Ok(instance)
-    }
-
-    /// Puts a failed batch back at the front of the mailbox. A single
-    /// message is the culprit: it is retried up to the limit, then
-    /// dead-lettered. Several messages are redelivered one by one.
-    fn requeue(&self, cell: &AgentCell, failure: &Failure, batch: Vec<Delivery>) {
-        let max_retries = cell.policy.max_retries;
-        let mut back = Vec::with_capacity(batch.len());
-        if batch.len() == 1 {
-            for mut delivery in batch {
-                delivery.attempts += 1;
-                if delivery.attempts > max_retries {
-                    self.dead_letter(cell, delivery, failure);
-                } else {
-                    back.push(delivery);
-                }
-            }
-        } else {
-            back = batch;
-        }
-        let mut inner = cell.inner.lock().unwrap();
-        inner.probation = inner.probation.max(back.len());
-        inner.mailbox.push_front_all(back.into_iter());
     }
 
     fn dead_letter(&self, cell: &AgentCell, delivery: Delivery, failure: &Failure) {

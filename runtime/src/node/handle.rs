@@ -50,19 +50,19 @@ impl AgentHandle {
 
     /// Messages it has handled.
     pub fn handled(&self) -> u64 {
-        self.cell.inner.lock().unwrap().handled
+        self.cell.inner.lock().unwrap().handled_count()
     }
 
     /// Times it was restarted after a failure.
     pub fn restarts(&self) -> u64 {
-        self.cell.inner.lock().unwrap().supervisor.restarts
+        self.cell.inner.lock().unwrap().supervisor().restarts
     }
 
     /// Its most recent failure, if any (also after a successful restart).
     pub fn last_failure(&self) -> Option<crate::core::failure::Failure> {
         let inner = self.cell.inner.lock().unwrap();
         inner
-            .supervisor
+            .supervisor()
             .last_failure
             .as_ref()
             .map(|(f, _)| f.clone())
@@ -70,7 +70,7 @@ impl AgentHandle {
 
     /// Messages waiting in its mailbox.
     pub fn queued(&self) -> usize {
-        self.cell.inner.lock().unwrap().mailbox.len()
+        self.cell.inner.lock().unwrap().mailbox().len()
     }
 
     /// Log lines the agent wrote over its rate limit, dropped so far.
@@ -80,7 +80,7 @@ impl AgentHandle {
 
     /// Bytes its mailbox holds now (queued messages and the batch in hand).
     pub fn queued_bytes(&self) -> usize {
-        self.cell.inner.lock().unwrap().mailbox.bytes()
+        self.cell.inner.lock().unwrap().mailbox().bytes()
     }
 
     /// Fire and forget (see [`Node::send`]).

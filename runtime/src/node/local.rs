@@ -149,11 +149,8 @@ impl Node {
     /// After start or a handed-off drain: runs a drain if messages wait,
     /// else marks the agent idle.
     pub(super) fn release(&self, cell: &Arc<AgentCell>) {
-        let mut inner = cell.inner.lock().unwrap();
-        if inner.mailbox.is_empty() {
-            inner.running = false;
-        } else {
-            drop(inner);
+        let waiting = cell.inner.lock().unwrap().started();
+        if waiting {
             self.schedule(cell.clone());
         }
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use super::DEFAULT_TENANT;
-use super::cell::{AgentCell, Inner};
+use super::cell::{AgentCell, life};
 use super::error::SpawnError;
 use super::handle::AgentHandle;
 use super::local::Node;
@@ -74,7 +74,7 @@ impl Node {
                 tenant: tenant.clone(),
                 state: tenant_state.clone(),
             }),
-            inner: Mutex::new(Inner::new(&options.limits)),
+            inner: Mutex::new(life(&options.limits)),
             instance: Mutex::new(None),
             tenant_state,
         });
