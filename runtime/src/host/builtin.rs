@@ -12,7 +12,3 @@ pub fn bytes(name: &str) -> Option<&'static [u8]> {
 pub fn names() -> impl Iterator<Item = &'static str> {
     EMBEDDED.iter().map(|(n, _)| *n)
 }
-
-/// Where the build put the plugin `.wasm` files (for tests and benchmarks
-/// that want a component file on disk).
-pub const PLUGIN_DIR: &str = env!("CAXTON_PLUGIN_DIR");

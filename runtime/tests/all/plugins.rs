@@ -1,10 +1,13 @@
 //! Loading components: the built-ins, files, and the errors a user hits.
 
-use caxton::host::builtin::PLUGIN_DIR;
 use caxton::host::cache::Origin;
 use caxton::host::{CaxtonEngine, EngineOptions, PluginError};
 
 use super::util::{assert_answers, node, node_with};
+
+/// Where the build put the plugin `.wasm` files (a build-tree path: the
+/// library does not carry it).
+const PLUGIN_DIR: &str = env!("CAXTON_PLUGIN_DIR");
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("caxton-test-{name}-{}", std::process::id()));
