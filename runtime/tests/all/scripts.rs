@@ -531,3 +531,39 @@ fn a_reply_over_the_scripts_size_limits_is_an_error_the_script_catches() {
     "#;
     run(source, ScriptLimits::default()).unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn a_script_drives_local_and_remote_agents_alike() {
+    // One `Agent` type: the same function works on an agent here and on
+    // one over QUIC, and a remote spawn takes a `Plugin` value too.
+    run(
+        r#"
+        let b = serve(#{ name: "alike" });
+        let far_node = connect(b.addr, b);
+        let echo = plugin("echo");
+        let near = spawn(echo, #{ name: "near" });
+        let far = spawn(far_node, echo, #{ name: "far" });
+        for a in [near, far] {
+            if type_of(a) != "Agent" { throw `type ${type_of(a)}`; }
+            if request(a, "same") != "same" { throw `${a}: bad reply`; }
+            if request(a, "timed", "5s") != "timed" { throw `${a}: bad reply`; }
+            send(a, "fire and forget");
+        }
+        if near.name != "near" || far.name != "far" { throw "names"; }
+        if near.status != "running" { throw `local status ${near.status}`; }
+        if far.status != () { throw "a remote agent's status is not known here"; }
+        if far.node.name != "alike" { throw `node ${far.node.name}`; }
+        if `${far}` != "agent(far@alike)" { throw `${far}`; }
+        kill([near, far]);
+        let e = "";
+        try { request(far, "gone?"); } catch (x) { e = `${x}`; }
+        if !e.contains("far") { throw `after kill: ${e}`; }
+        // Only an agent of this node can be the corpus's bystander.
+        let remote_bystander = spawn(far_node, "echo");
+        try { hostile("noisy", remote_bystander); } catch (x) { e = `${x}`; }
+        if !e.contains("hostile: `") || !e.contains("lives on the remote node `alike`") { throw e; }
+        "#,
+        ScriptLimits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}

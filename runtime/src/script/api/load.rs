@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, Map};
 
+use super::agent::Agent;
 use super::job::Job;
 use super::options::{count, duration};
-use super::remote::RemoteAgent;
 use super::{Fallible, fail, stats_map};
 use crate::measure::SendLag;
 use crate::measure::load::{Burst, LoadOptions, LoadReport, Model, Target, Until, run_load};
 use crate::net::client::RemoteTargets;
-use crate::node::{AgentHandle, AgentTargets};
+use crate::node::AgentTargets;
 use crate::script::context::ScriptContext;
 
 const KEYS: &str = "targets, name, pattern, size, payload, concurrency, rate, duration, messages, warmup, drain, max_in_flight, burst, tick, window";
@@ -227,24 +227,37 @@ fn targets(ctx: &ScriptContext, value: &Dynamic) -> Result<Arc<dyn Target>, Stri
     if items.is_empty() {
         return Err("no agents given".into());
     }
-    if items[0].is::<RemoteAgent>() {
-        let mut agents = Vec::with_capacity(items.len());
-        for item in items {
-            let type_name = item.type_name();
-            let agent = item
-                .try_cast::<RemoteAgent>()
-                .ok_or_else(|| format!("expected remote agents only, got {type_name}"))?;
-            agents.push((agent.node, agent.name));
-        }
-        return Ok(Arc::new(RemoteTargets::new(agents)));
-    }
     let mut agents = Vec::with_capacity(items.len());
     for item in items {
         let type_name = item.type_name();
         agents.push(
-            item.try_cast::<AgentHandle>()
+            item.try_cast::<Agent>()
                 .ok_or_else(|| format!("expected agents, got {type_name}"))?,
         );
     }
-    Ok(Arc::new(AgentTargets::new(ctx.node.clone(), agents)))
+    // One load goes to agents of one kind: on this node (each request a
+    // call into the node) or on remote ones (over their connections).
+    if matches!(agents[0], Agent::Remote { .. }) {
+        let remote = agents
+            .into_iter()
+            .map(|a| match a {
+                Agent::Remote { node, name } => Ok((node, name)),
+                Agent::Local(a) => Err(format!(
+                    "a load goes to remote agents or to local ones, not both (`{}` is local)",
+                    a.name()
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Arc::new(RemoteTargets::new(remote)));
+    }
+    let local = agents
+        .into_iter()
+        .map(|a| match a {
+            Agent::Local(a) => Ok(a),
+            Agent::Remote { name, .. } => Err(format!(
+                "a load goes to remote agents or to local ones, not both (`{name}` is remote)"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(AgentTargets::new(ctx.node.clone(), local)))
 }

@@ -1,6 +1,7 @@
 //! The functions a script can call. Each returns a Rhai error (with the
 //! call's position) instead of panicking; each blocking call has a timeout.
 
+mod agent;
 mod job;
 mod load;
 mod machine;
@@ -11,13 +12,11 @@ mod spawn_syntax;
 mod threads;
 mod workflow;
 
-use std::time::Duration;
-
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, NativeCallContext, Position};
 
 use super::context::ScriptContext;
 use crate::host::Plugin;
-use crate::node::AgentHandle;
+use agent::Agent;
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
@@ -32,6 +31,7 @@ fn fail(message: impl std::fmt::Display) -> Box<EvalAltResult> {
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     register_types(engine);
     register_agents(engine, ctx);
+    agent::register(engine, ctx);
     measure::register(engine, ctx);
     remote::register(engine, ctx);
     threads::register(engine, ctx);
@@ -94,23 +94,6 @@ fn register_types(engine: &mut Engine) {
         .register_fn("to_string", |p: &mut Plugin| {
             format!("plugin({})", p.name())
         });
-    engine
-        .register_type_with_name::<AgentHandle>("Agent")
-        .register_get("name", |a: &mut AgentHandle| a.name().to_string())
-        .register_get("tenant", |a: &mut AgentHandle| a.tenant().to_string())
-        .register_get("plugin", |a: &mut AgentHandle| a.plugin().to_string())
-        .register_get("status", |a: &mut AgentHandle| a.status().to_string())
-        .register_get("handled", |a: &mut AgentHandle| a.handled() as i64)
-        .register_get("queued", |a: &mut AgentHandle| a.queued() as i64)
-        .register_get("restarts", |a: &mut AgentHandle| a.restarts() as i64)
-        .register_get("last_failure", |a: &mut AgentHandle| -> Dynamic {
-            a.last_failure()
-                .map(|f| f.to_string().into())
-                .unwrap_or(Dynamic::UNIT)
-        })
-        .register_fn("to_string", |a: &mut AgentHandle| {
-            format!("agent({})", a.name())
-        });
 }
 
 fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
@@ -146,7 +129,7 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
         let options = options::spawn_options(&opts).map_err(fail)?;
         c.node
             .spawn_blocking(&plugin, options)
-            .map(Dynamic::from)
+            .map(|a| Dynamic::from(Agent::Local(a)))
             .map_err(fail)
     };
     spawn_syntax::register(engine, std::sync::Arc::new(spawn));
@@ -160,7 +143,10 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
             .runtime()
             .block_on(node.spawn_many(plugin, n, options))
             .map_err(fail)?;
-        Ok(agents.into_iter().map(Dynamic::from).collect())
+        Ok(agents
+            .into_iter()
+            .map(|a| Dynamic::from(Agent::Local(a)))
+            .collect())
     };
     let s = spawn_many.clone();
     engine.register_fn("spawn_many", move |p: Plugin, n: i64| s(&p, n, &Map::new()));
@@ -168,62 +154,22 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
         spawn_many(&p, n, &opts)
     });
 
-    engine.register_fn(
-        "send",
-        |agent: &mut AgentHandle, payload: Dynamic| -> Fallible<()> {
-            agent
-                .send(options::payload(payload).map_err(fail)?)
-                .map_err(fail)
-        },
-    );
-    let timeout = ctx.request_timeout;
-    engine.register_fn(
-        "request",
-        move |ncx: NativeCallContext<'_>,
-              agent: &mut AgentHandle,
-              payload: Dynamic|
-              -> Fallible<Dynamic> {
-            let bytes = options::payload(payload).map_err(fail)?;
-            let reply = agent.request_blocking(bytes, timeout).map_err(fail)?;
-            options::reply(ncx.engine(), reply).map_err(fail)
-        },
-    );
-    engine.register_fn(
-        "request",
-        |ncx: NativeCallContext<'_>,
-         agent: &mut AgentHandle,
-         payload: Dynamic,
-         timeout: Dynamic|
-         -> Fallible<Dynamic> {
-            let bytes = options::payload(payload).map_err(fail)?;
-            let timeout: Duration = options::duration(&timeout).map_err(fail)?;
-            let reply = agent.request_blocking(bytes, timeout).map_err(fail)?;
-            options::reply(ncx.engine(), reply).map_err(fail)
-        },
-    );
-    engine.register_fn("stop", |agent: &mut AgentHandle| agent.stop());
-    engine.register_fn("kill", |agent: &mut AgentHandle| agent.kill());
-    engine.register_fn("kill", |agents: Array| {
-        for agent in agents {
-            if let Some(agent) = agent.try_cast::<AgentHandle>() {
-                agent.kill();
-            }
-        }
-    });
     let c = ctx.clone();
     engine.register_fn("agent_count", move || c.node.agent_count() as i64);
     let c = ctx.clone();
-    engine.register_fn("agent", move |name: &str| -> Fallible<AgentHandle> {
+    engine.register_fn("agent", move |name: &str| -> Fallible<Agent> {
         c.node
             .agent(crate::node::DEFAULT_TENANT, name)
+            .map(Agent::Local)
             .ok_or_else(|| fail(format!("no agent named `{name}` on this node")))
     });
     let c = ctx.clone();
     engine.register_fn(
         "agent",
-        move |tenant: &str, name: &str| -> Fallible<AgentHandle> {
+        move |tenant: &str, name: &str| -> Fallible<Agent> {
             c.node
                 .agent(tenant, name)
+                .map(Agent::Local)
                 .ok_or_else(|| fail(format!("no agent named `{name}` in tenant `{tenant}`")))
         },
     );

@@ -3,11 +3,11 @@
 //! agents that live on another node, reached over QUIC.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
+use rhai::{Array, Dynamic, Engine, Map};
 
-use super::options::{self, int, option_pairs};
+use super::agent::Agent;
+use super::options::{int, option_pairs};
 use super::threads;
 use super::{Fallible, fail};
 use crate::core::spawn::OptionValue;
@@ -17,15 +17,6 @@ use crate::net::tls::{Identity, new_token};
 use crate::node::{DEFAULT_TENANT, Node};
 use crate::script::context::{ScriptContext, Served};
 
-/// An agent on a remote node, as a script holds it.
-#[derive(Debug, Clone)]
-pub(crate) struct RemoteAgent {
-    /// The connection to its node.
-    pub(crate) node: RemoteNode,
-    /// Its name on that node.
-    pub(crate) name: String,
-}
-
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     engine
         .register_type_with_name::<RemoteNode>("RemoteNode")
@@ -34,14 +25,6 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         .register_fn("to_string", |n: &mut RemoteNode| {
             format!("node({}@{})", n.name(), n.addr())
         });
-    engine
-        .register_type_with_name::<RemoteAgent>("RemoteAgent")
-        .register_get("name", |a: &mut RemoteAgent| a.name.clone())
-        .register_get("node", |a: &mut RemoteAgent| a.node.clone())
-        .register_fn("to_string", |a: &mut RemoteAgent| {
-            format!("agent({}@{})", a.name, a.node.name())
-        });
-
     let c = ctx.clone();
     engine.register_fn(
         "connect",
@@ -66,7 +49,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             ("datagrams_out".into(), int(p.datagrams_out)),
         ])
     });
-    engine.register_fn("agent", |n: &mut RemoteNode, name: &str| RemoteAgent {
+    engine.register_fn("agent", |n: &mut RemoteNode, name: &str| Agent::Remote {
         node: n.clone(),
         name: name.to_string(),
     });
@@ -94,7 +77,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             Ok(names
                 .into_iter()
                 .map(|name| {
-                    Dynamic::from(RemoteAgent {
+                    Dynamic::from(Agent::Remote {
                         node: node.clone(),
                         name,
                     })
@@ -112,53 +95,6 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             spawn_many(&node, plugin, n, &opts)
         },
     );
-
-    let rt = ctx.node.runtime().clone();
-    engine.register_fn(
-        "send",
-        move |a: &mut RemoteAgent, payload: Dynamic| -> Fallible<()> {
-            let bytes = options::payload(payload).map_err(fail)?;
-            rt.block_on(a.node.send(&a.name, bytes)).map_err(fail)
-        },
-    );
-    let (rt, timeout) = (ctx.node.runtime().clone(), ctx.request_timeout);
-    engine.register_fn(
-        "request",
-        move |ncx: NativeCallContext<'_>,
-              a: &mut RemoteAgent,
-              payload: Dynamic|
-              -> Fallible<Dynamic> {
-            let bytes = options::payload(payload).map_err(fail)?;
-            let reply = rt
-                .block_on(a.node.request(&a.name, bytes, timeout))
-                .map_err(fail)?;
-            options::reply(ncx.engine(), reply).map_err(fail)
-        },
-    );
-    let rt = ctx.node.runtime().clone();
-    engine.register_fn(
-        "request",
-        move |ncx: NativeCallContext<'_>,
-              a: &mut RemoteAgent,
-              payload: Dynamic,
-              timeout: Dynamic|
-              -> Fallible<Dynamic> {
-            let bytes = options::payload(payload).map_err(fail)?;
-            let timeout: Duration = options::duration(&timeout).map_err(fail)?;
-            let reply = rt
-                .block_on(a.node.request(&a.name, bytes, timeout))
-                .map_err(fail)?;
-            options::reply(ncx.engine(), reply).map_err(fail)
-        },
-    );
-    let rt = ctx.node.runtime().clone();
-    engine.register_fn("stop", move |a: &mut RemoteAgent| -> Fallible<()> {
-        rt.block_on(a.node.stop(&a.name, false)).map_err(fail)
-    });
-    let rt = ctx.node.runtime().clone();
-    engine.register_fn("kill", move |a: &mut RemoteAgent| -> Fallible<()> {
-        rt.block_on(a.node.stop(&a.name, true)).map_err(fail)
-    });
 }
 
 /// `spawn(node, plugin, #{...})` on a remote node.
@@ -168,12 +104,7 @@ pub(crate) fn spawn(
     plugin: Dynamic,
     opts: &Map,
 ) -> Fallible<Dynamic> {
-    let type_name = plugin.type_name();
-    let plugin = plugin.into_string().map_err(|_| {
-        fail(format!(
-            "spawn on a remote node takes a built-in plugin name (a string), got {type_name}"
-        ))
-    })?;
+    let plugin = remote_plugin(plugin)?;
     let (json, name) = options_json(opts);
     let json = with_name(&json, name);
     let name = ctx
@@ -181,10 +112,31 @@ pub(crate) fn spawn(
         .runtime()
         .block_on(node.spawn(&plugin, &json))
         .map_err(fail)?;
-    Ok(Dynamic::from(RemoteAgent {
+    Ok(Dynamic::from(Agent::Remote {
         node: node.clone(),
         name,
     }))
+}
+
+/// The built-in plugin a remote spawn names: a name, or a `Plugin` value
+/// of a built-in (a component loaded from a file here is not on the node).
+fn remote_plugin(plugin: Dynamic) -> Fallible<String> {
+    let type_name = plugin.type_name();
+    if let Some(p) = plugin.clone().try_cast::<crate::host::Plugin>() {
+        return if crate::host::builtin::bytes(p.name()).is_some() {
+            Ok(p.name().to_string())
+        } else {
+            Err(fail(format!(
+                "spawn on a remote node: `{}` was loaded from a file here; a remote node spawns its built-in plugins only",
+                p.name()
+            )))
+        };
+    }
+    plugin.into_string().map_err(|_| {
+        fail(format!(
+            "spawn on a remote node takes a plugin or a built-in plugin name, got {type_name}"
+        ))
+    })
 }
 
 /// The options as a JSON object without `name`, and the name apart (a

@@ -4,6 +4,7 @@
 
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext, Position};
 
+use super::agent::Agent;
 use super::job::Job;
 use super::{Fallible, fail, is_fatal};
 use crate::node::AgentHandle;
@@ -104,7 +105,8 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
     engine.register_fn(
         "hostile",
-        move |tenant: &str, bystander: AgentHandle| -> Fallible<rhai::Array> {
+        move |tenant: &str, bystander: Agent| -> Fallible<rhai::Array> {
+            let bystander = bystander.local("hostile")?.clone();
             check_bystander(tenant, &bystander).map_err(fail)?;
             Ok(corpus(&c.node, tenant, &bystander, None))
         },
@@ -112,7 +114,8 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
     engine.register_fn(
         "start_hostile",
-        move |tenant: &str, bystander: AgentHandle, how_long: Dynamic| -> Fallible<Job> {
+        move |tenant: &str, bystander: Agent, how_long: Dynamic| -> Fallible<Job> {
+            let bystander = bystander.local("start_hostile")?.clone();
             check_bystander(tenant, &bystander).map_err(fail)?;
             let how_long = super::options::duration(&how_long)
                 .map_err(|e| fail(format!("start_hostile(..., duration): {e}")))?;
