@@ -74,8 +74,14 @@ impl Agent {
 
     fn stop(&self, ctx: &ScriptContext, kill: bool) -> Fallible<()> {
         match self {
-            Agent::Local(a) if kill => Ok(a.kill()),
-            Agent::Local(a) => Ok(a.stop()),
+            Agent::Local(a) => {
+                if kill {
+                    a.kill();
+                } else {
+                    a.stop();
+                }
+                Ok(())
+            }
             Agent::Remote { node, name } => ctx
                 .node
                 .runtime()
