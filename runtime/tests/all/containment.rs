@@ -83,7 +83,8 @@ fn a_mailbox_is_bounded_by_bytes_as_well_as_messages() {
         ..AgentLimits::default()
     };
     let agent = t.spawn("hostile", "busy", small);
-    agent.send(b"pause 300".to_vec()).unwrap();
+    // Busy for 2 s: time enough for the sends below on a loaded machine.
+    agent.send(b"pause 2000".to_vec()).unwrap();
     eventually(|| agent.queued() == 0);
     let big = vec![b'x'; 1 << 20];
     let mut accepted = 0;
