@@ -33,6 +33,43 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use options::{Burst, LoadOptions, LoadReport, MAX_WINDOWS, Model, Pattern, Until};
+
+/// Why a load run could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    /// No agents to send to.
+    #[error("load: no targets")]
+    NoTargets,
+    /// The open model's rate (or its burst's) is not a positive number.
+    #[error("load: {what} must be a positive number, got {rate}")]
+    Rate {
+        /// "rate" or "burst rate".
+        what: &'static str,
+        /// What was given.
+        rate: f64,
+    },
+    /// `window` is zero.
+    #[error("load: `window` must be longer than zero")]
+    ZeroWindow,
+    /// `window` with a run bounded by a count, not a duration.
+    #[error("load: `window` needs a `duration` (not `messages`)")]
+    WindowNeedsDuration,
+    /// More windows than a timeline may have.
+    #[error(
+        "load: {windows} windows of {window:?} in {duration:?} is more than {MAX_WINDOWS}; use longer windows"
+    )]
+    TooManyWindows {
+        /// How many the options make.
+        windows: u64,
+        /// Their length.
+        window: Duration,
+        /// The run's length.
+        duration: Duration,
+    },
+    /// The shards' histograms could not be merged (a value out of range).
+    #[error("load: merging histograms: {0}")]
+    Merge(String),
+}
 pub use timeline::Window;
 
 /// Called once when an operation completes: `Ok` for a reply, `Err` with
@@ -54,9 +91,9 @@ pub trait Target: Send + Sync {
 
 /// Runs load against `target` on the calling thread (which schedules the
 /// open model and waits for the end), after an optional warmup.
-pub fn run_load(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport, String> {
+pub fn run_load(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport, LoadError> {
     if target.is_empty() {
-        return Err("load: no targets".into());
+        return Err(LoadError::NoTargets);
     }
     if !options.warmup.is_zero() {
         let mut warm = options.clone();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use super::LoadError;
 use super::options::LoadOptions;
 use super::run::{Run, SHARDS, Tally, touched};
 use super::timeline::RssSampler;
@@ -18,17 +19,17 @@ pub(super) fn drive(
     rate: f64,
     max_in_flight: usize,
     rss: &mut RssSampler,
-) -> Result<Tally, String> {
+) -> Result<Tally, LoadError> {
     if !(rate > 0.0 && rate.is_finite()) {
-        return Err(format!("load: rate must be a positive number, got {rate}"));
+        return Err(LoadError::Rate { what: "rate", rate });
     }
     if let Some(b) = options.burst
         && !(b.rate > 0.0 && b.rate.is_finite())
     {
-        return Err(format!(
-            "load: burst rate must be a positive number, got {}",
-            b.rate
-        ));
+        return Err(LoadError::Rate {
+            what: "burst rate",
+            rate: b.rate,
+        });
     }
     // The send lag, recorded by this thread alone (no lock).
     let mut tally = Tally {

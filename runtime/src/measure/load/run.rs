@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::Target;
 use super::options::{LoadOptions, LoadReport, Model, Pattern, Until};
 use super::timeline::{RssSampler, Windows};
+use super::{LoadError, Target};
 use crate::measure::stats::{Stats, new_histogram, spread};
 
 /// Histograms the completions record into, so threads rarely share one.
@@ -175,7 +175,7 @@ impl Run {
 pub(super) fn run_once(
     target: Arc<dyn Target>,
     options: &LoadOptions,
-) -> Result<LoadReport, String> {
+) -> Result<LoadReport, LoadError> {
     let windows = super::timeline::windows(options)?;
     let hists: Vec<_> = (0..SHARDS)
         .map(|_| Mutex::new(touched(new_histogram())))
@@ -238,7 +238,7 @@ pub(super) fn run_once(
         }
         histogram
             .add(&*h)
-            .map_err(|e| format!("load: merging histograms: {e}"))?;
+            .map_err(|e| LoadError::Merge(e.to_string()))?;
     }
     let elapsed = Duration::from_nanos(run.last_done_ns.load(Relaxed).max(1));
     let errors = run.errors.load(Relaxed);

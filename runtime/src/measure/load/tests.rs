@@ -311,7 +311,8 @@ fn a_timeline_needs_a_duration() {
         ..LoadOptions::default()
     };
     let err = run_load(sleepy(1), &options).unwrap_err();
-    assert!(err.contains("needs a `duration`"), "{err}");
+    assert_eq!(err, LoadError::WindowNeedsDuration);
+    assert!(err.to_string().contains("needs a `duration`"), "{err}");
 }
 
 #[test]

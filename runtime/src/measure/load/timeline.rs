@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::LoadError;
 use super::options::{LoadOptions, MAX_WINDOWS, Until};
 use super::run::touched;
 
@@ -31,18 +32,20 @@ pub struct Window {
 pub(super) type Windows = (Duration, Vec<Mutex<Histogram<u64>>>);
 
 /// The windows `options` asks for, or why they cannot be made.
-pub(super) fn windows(options: &LoadOptions) -> Result<Option<Windows>, String> {
+pub(super) fn windows(options: &LoadOptions) -> Result<Option<Windows>, LoadError> {
     match (options.window, options.until) {
         (None, _) => Ok(None),
         (Some(w), Until::Elapsed(d)) => {
             if w.is_zero() {
-                return Err("load: `window` must be longer than zero".into());
+                return Err(LoadError::ZeroWindow);
             }
             let n = d.as_nanos().div_ceil(w.as_nanos()) as u64;
             if n > MAX_WINDOWS {
-                return Err(format!(
-                    "load: {n} windows of {w:?} in {d:?} is more than {MAX_WINDOWS}; use longer windows"
-                ));
+                return Err(LoadError::TooManyWindows {
+                    windows: n,
+                    window: w,
+                    duration: d,
+                });
             }
             // Two significant digits: a window needs its shape, not 0.1%.
             let h = || {
@@ -52,9 +55,7 @@ pub(super) fn windows(options: &LoadOptions) -> Result<Option<Windows>, String> 
             };
             Ok(Some((w, (0..n.max(1)).map(|_| h()).collect())))
         }
-        (Some(_), Until::Operations(_)) => {
-            Err("load: `window` needs a `duration` (not `messages`)".into())
-        }
+        (Some(_), Until::Operations(_)) => Err(LoadError::WindowNeedsDuration),
     }
 }
 

@@ -50,7 +50,7 @@ fn execute(
     };
     let usage = c.usage();
     let bar = progress.then(|| c.begin(&options.name, expected));
-    let report = run_load(target, options)?;
+    let report = run_load(target, options).map_err(|e| e.to_string())?;
     drop(bar);
     let mut stats = report.latency.clone();
     // In the report a load run's throughput is messages per second.
