@@ -103,14 +103,10 @@ pub async fn serve_metrics(
 ) -> Result<SocketAddr, NetError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| NetError::Connect {
-            addr: addr.to_string(),
-            why: e.to_string(),
-        })?;
-    let bound = listener.local_addr().map_err(|e| NetError::Connect {
-        addr: addr.to_string(),
-        why: e.to_string(),
-    })?;
+        .map_err(|e| NetError::connect(addr, e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| NetError::connect(addr, e))?;
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {

@@ -38,26 +38,42 @@ pub mod code {
 /// ALPN protocol id: the transport version.
 pub const ALPN: &[u8] = b"caxton/1";
 
+/// The error beneath a [`NetError`], kept for `source()`.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a QUIC operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     /// TLS setup failed.
-    #[error("TLS: {0}")]
-    Tls(String),
+    #[error("TLS: {what}: {source}")]
+    Tls {
+        /// What was being set up.
+        what: &'static str,
+        /// The TLS library's error.
+        #[source]
+        source: Cause,
+    },
     /// Binding or connecting failed.
-    #[error("cannot reach {addr}: {why}")]
+    #[error("cannot reach {addr}: {source}")]
     Connect {
         /// The address.
         addr: String,
-        /// Why.
-        why: String,
+        /// The socket's or QUIC's error.
+        #[source]
+        source: Cause,
     },
     /// The node refused the handshake.
     #[error("the node refused the connection: {0}")]
     Refused(String),
     /// The connection broke.
-    #[error("connection lost: {0}")]
-    Lost(String),
+    #[error("connection lost: {why}")]
+    Lost {
+        /// What happened, as QUIC or the node said it.
+        why: String,
+        /// QUIC's error, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The remote request failed.
     #[error("{0}")]
     Remote(String),
@@ -73,4 +89,38 @@ pub enum NetError {
         /// The most a frame carries.
         max: usize,
     },
+}
+
+impl NetError {
+    /// The connection broke with QUIC's `error`.
+    pub(crate) fn lost(error: impl std::error::Error + Send + Sync + 'static) -> NetError {
+        NetError::Lost {
+            why: error.to_string(),
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// The connection broke, for a reason QUIC did not give as an error.
+    pub(crate) fn lost_because(why: impl Into<String>) -> NetError {
+        NetError::Lost {
+            why: why.into(),
+            source: None,
+        }
+    }
+
+    /// TLS setup of `what` failed with `error`.
+    pub(crate) fn tls(what: &'static str, error: impl Into<Cause>) -> NetError {
+        NetError::Tls {
+            what,
+            source: error.into(),
+        }
+    }
+
+    /// `addr` could not be bound or reached: `error`.
+    pub(crate) fn connect(addr: impl ToString, error: impl Into<Cause>) -> NetError {
+        NetError::Connect {
+            addr: addr.to_string(),
+            source: error.into(),
+        }
+    }
 }

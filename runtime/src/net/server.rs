@@ -103,16 +103,11 @@ impl Server {
     ) -> Result<Server, NetError> {
         let _guard = node.runtime().enter();
         let (endpoint, udp_buffer) =
-            super::socket::endpoint(options.listen, Some(identity.server_config()?)).map_err(
-                |e| NetError::Connect {
-                    addr: options.listen.to_string(),
-                    why: e.to_string(),
-                },
-            )?;
-        let addr = endpoint.local_addr().map_err(|e| NetError::Connect {
-            addr: options.listen.to_string(),
-            why: e.to_string(),
-        })?;
+            super::socket::endpoint(options.listen, Some(identity.server_config()?))
+                .map_err(|e| NetError::connect(options.listen, e))?;
+        let addr = endpoint
+            .local_addr()
+            .map_err(|e| NetError::connect(options.listen, e))?;
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
             node: node.clone(),

@@ -29,7 +29,7 @@ impl Identity {
     /// A fresh self-signed certificate (ECDSA P-256).
     pub fn generate() -> Result<Identity, NetError> {
         let certified = rcgen::generate_simple_self_signed(vec!["caxton.node".to_string()])
-            .map_err(|e| NetError::Tls(e.to_string()))?;
+            .map_err(|e| NetError::tls("making a certificate", e))?;
         Ok(Identity {
             cert: certified.cert.der().clone(),
             key: certified.signing_key.serialize_der(),
@@ -59,13 +59,13 @@ impl Identity {
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()));
         let mut tls = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| NetError::Tls(e.to_string()))?
+            .map_err(|e| NetError::tls("TLS 1.3 for the server", e))?
             .with_no_client_auth()
             .with_single_cert(vec![self.cert.clone()], key)
-            .map_err(|e| NetError::Tls(e.to_string()))?;
+            .map_err(|e| NetError::tls("the node's certificate", e))?;
         tls.alpn_protocols = vec![ALPN.to_vec()];
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
-            .map_err(|e| NetError::Tls(e.to_string()))?;
+            .map_err(|e| NetError::tls("QUIC for the server", e))?;
         Ok(quinn::ServerConfig::with_crypto(Arc::new(crypto)))
     }
 }
@@ -90,13 +90,13 @@ pub fn client_config(pinned: &str) -> Result<quinn::ClientConfig, NetError> {
     };
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| NetError::Tls(e.to_string()))?
+        .map_err(|e| NetError::tls("TLS 1.3 for the client", e))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-        .map_err(|e| NetError::Tls(e.to_string()))?;
+        .map_err(|e| NetError::tls("QUIC for the client", e))?;
     Ok(quinn::ClientConfig::new(Arc::new(crypto)))
 }
 
@@ -155,6 +155,6 @@ impl ServerCertVerifier for Pinned {
 pub fn new_token() -> Result<String, NetError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
-        .map_err(|e| NetError::Tls(format!("no randomness for a token: {e}")))?;
+        .map_err(|e| NetError::tls("randomness for a token", e.to_string()))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -210,12 +210,12 @@ fn a_server_going_away_gives_waiting_clients_an_error_not_a_hang() {
     std::thread::sleep(Duration::from_millis(100));
     server.close();
     let err = rt.block_on(waiting).unwrap().unwrap_err();
-    assert!(matches!(err, NetError::Lost(_)), "{err}");
+    assert!(matches!(err, NetError::Lost { .. }), "{err}");
     assert!(err.to_string().contains("shutting down"), "{err}");
     let err = rt
         .block_on(client.request("x", vec![], TIMEOUT))
         .unwrap_err();
-    assert!(matches!(err, NetError::Lost(_)), "{err}");
+    assert!(matches!(err, NetError::Lost { .. }), "{err}");
 }
 
 #[test]

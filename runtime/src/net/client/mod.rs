@@ -86,27 +86,20 @@ impl RemoteNode {
         fingerprint: &str,
         token: &str,
     ) -> Result<RemoteNode, NetError> {
-        let unreachable = |why: String| NetError::Connect {
-            addr: addr.to_string(),
-            why,
-        };
         let bind: SocketAddr = if addr.is_ipv6() {
             "[::]:0".parse().unwrap()
         } else {
             "0.0.0.0:0".parse().unwrap()
         };
         let (mut endpoint, _) =
-            super::socket::endpoint(bind, None).map_err(|e| unreachable(e.to_string()))?;
+            super::socket::endpoint(bind, None).map_err(|e| NetError::connect(addr, e))?;
         endpoint.set_default_client_config(client_config(fingerprint)?);
         let conn = endpoint
             .connect(addr, "caxton.node")
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|e| NetError::connect(addr, e))?
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let (mut send, mut recv) = conn
-            .open_bi()
-            .await
-            .map_err(|e| NetError::Lost(e.to_string()))?;
+            .map_err(|e| NetError::connect(addr, e))?;
+        let (mut send, mut recv) = conn.open_bi().await.map_err(NetError::lost)?;
         let mut hello = bytes::BytesMut::new();
         Frame::Hello {
             version: PROTOCOL_VERSION,
@@ -114,9 +107,7 @@ impl RemoteNode {
         }
         .encode(&mut hello)
         .map_err(|e| NetError::Refused(e.to_string()))?;
-        send.write_all(&hello)
-            .await
-            .map_err(|e| NetError::Lost(e.to_string()))?;
+        send.write_all(&hello).await.map_err(NetError::lost)?;
         let mut dec = Decoder::new(DEFAULT_MAX_FRAME);
         let welcome =
             tokio::time::timeout(Duration::from_secs(10), read_frame(&mut recv, &mut dec))
@@ -261,12 +252,10 @@ impl RemoteNode {
     }
 
     fn lost(&self) -> NetError {
-        let why = self
-            .conn
-            .close_reason()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "the connection closed".into());
-        NetError::Lost(why)
+        match self.conn.close_reason() {
+            Some(reason) => NetError::lost(reason),
+            None => NetError::lost_because("the connection closed"),
+        }
     }
 
     /// Spawns a built-in plugin on the node; `options` is a JSON object of
@@ -348,7 +337,7 @@ impl RemoteNode {
             })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
-                    NetError::Lost("the connection's send queue is full".into())
+                    NetError::lost_because("the connection's send queue is full")
                 }
                 mpsc::error::TrySendError::Closed(_) => self.lost(),
             })

@@ -35,13 +35,13 @@ pub(super) async fn reader(
     }
     // Async callers see their channel close; callbacks are told.
     let left = pending.lock().unwrap().take().unwrap_or_default();
-    let why = conn
-        .close_reason()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "the connection closed".into());
+    let reason = conn.close_reason();
     for (_, waiter) in left {
         if let Waiter::Then(then) = waiter {
-            then(Err(NetError::Lost(why.clone())));
+            then(Err(match &reason {
+                Some(reason) => NetError::lost(reason.clone()),
+                None => NetError::lost_because("the connection closed"),
+            }));
         }
     }
 }
