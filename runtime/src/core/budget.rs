@@ -130,11 +130,6 @@ impl Ledger {
         Ok(())
     }
 
-    /// Gives back `bytes` charged earlier.
-    pub fn refund(&mut self, bytes: usize) {
-        self.used = self.used.saturating_sub(bytes);
-    }
-
     /// Bytes held now.
     pub fn used(&self) -> usize {
         self.used
@@ -291,7 +286,7 @@ mod tests {
         let err = l.charge("send", 41).unwrap_err();
         assert_eq!((err.would, err.limit, err.budget), (101, 100, "call"));
         assert_eq!(l.used(), 60);
-        l.refund(20);
+        l.replace("send", 20, 0).unwrap();
         l.charge("send", 60).unwrap();
         assert_eq!(l.used(), 100);
         // Replacing a charge with a larger one is refused as a whole.
