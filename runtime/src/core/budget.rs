@@ -147,6 +147,16 @@ pub fn clamp_text(text: &str) -> std::borrow::Cow<'_, str> {
     clamp_to(text, MAX_TEXT)
 }
 
+/// A guest's `text` as the host keeps it: unchanged (not copied) when it
+/// fits in [`MAX_TEXT`], else cut as [`clamp_text`] cuts it.
+pub fn clamp_string(text: String) -> String {
+    if text.len() <= MAX_TEXT {
+        text
+    } else {
+        clamp_text(&text).into_owned()
+    }
+}
+
 /// `text` cut to at most `max` bytes in all, marker included.
 pub fn clamp_to(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if text.len() <= max {
@@ -250,6 +260,11 @@ impl LogLimiter {
         }
     }
 
+    /// The rate it holds lines to.
+    pub fn rate(&self) -> LogRate {
+        self.rate
+    }
+
     /// Lines dropped since the limiter was made.
     pub fn dropped(&self) -> u64 {
         self.dropped_total
@@ -306,6 +321,8 @@ mod tests {
         assert!(cut.len() <= 1000, "{}", cut.len());
         assert!(cut.ends_with(TRUNCATED));
         assert!(clamp_text(&long).len() <= MAX_TEXT);
+        assert!(clamp_string(long).ends_with(TRUNCATED));
+        assert_eq!(clamp_string("fits".into()), "fits");
     }
 
     #[test]

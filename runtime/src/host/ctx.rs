@@ -98,11 +98,10 @@ impl AgentCtx {
         })
     }
 
-    /// Starts a guest call that must end within the agent's deadline.
-    /// What it holds for the host is counted afresh: the effects of the
-    /// last call were handed to the node.
+    /// Starts a guest call that must end within the agent's deadline (a
+    /// handler call is preceded by [`AgentCtx::discard`], which also
+    /// forgets what the last call held).
     pub(crate) fn start_call(&mut self) {
-        self.held.clear();
         self.deadline_at = Instant::now() + self.limits.deadline;
     }
 

@@ -159,7 +159,10 @@ impl host::Host for AgentCtx {
 
     fn log(&mut self, level: types::Level, text: String) -> wasmtime::Result<()> {
         let text = budget::clamp_text(&text);
-        let verdict = self.log.lock().unwrap().admit(since_start(), text.len());
+        let (verdict, rate) = {
+            let mut log = self.log.lock().unwrap();
+            (log.admit(since_start(), text.len()), log.rate())
+        };
         let agent = &*self.name;
         match verdict {
             LogVerdict::Drop { first: true } => {
@@ -167,8 +170,8 @@ impl host::Host for AgentCtx {
                     target: "caxton::agent",
                     agent,
                     "over its log rate ({} lines, {} bytes per second): dropping its lines",
-                    budget::LogRate::default().lines,
-                    budget::LogRate::default().bytes
+                    rate.lines,
+                    rate.bytes
                 );
                 return Ok(());
             }

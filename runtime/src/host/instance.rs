@@ -139,7 +139,7 @@ impl AgentInstance {
                 instance.init_writes = instance.store.data_mut().commit_state();
                 Ok(instance)
             }
-            Ok(Err(reason)) => Err(Failure::Init(budget::clamp_text(&reason).into_owned())),
+            Ok(Err(reason)) => Err(Failure::Init(budget::clamp_string(reason))),
             Err(e) => Err(instance.classify(e)),
         }
     }
@@ -179,7 +179,7 @@ impl AgentInstance {
                     .await
                     .map(|r| {
                         r.err()
-                            .map(|reason| vec![(id, clamp_owned(reason))])
+                            .map(|reason| vec![(id, budget::clamp_string(reason))])
                             .unwrap_or_default()
                     })
             } else {
@@ -187,9 +187,12 @@ impl AgentInstance {
                     .call_handle_batch(&mut self.store, &msgs)
                     .await
                     .map(|fails| {
+                        // At most one failure per message of the batch: a
+                        // guest's longer list names nothing more.
                         fails
                             .into_iter()
-                            .map(|f| (f.id, clamp_owned(f.reason)))
+                            .take(msgs.len())
+                            .map(|f| (f.id, budget::clamp_string(f.reason)))
                             .collect()
                     })
             }
@@ -259,15 +262,6 @@ impl AgentInstance {
     /// The agent's name.
     pub fn name(&self) -> &str {
         &self.store.data().name
-    }
-}
-
-/// A guest's text as the host keeps it: at most [`budget::MAX_TEXT`] bytes.
-fn clamp_owned(text: String) -> String {
-    if text.len() <= budget::MAX_TEXT {
-        text
-    } else {
-        budget::clamp_text(&text).into_owned()
     }
 }
 
