@@ -91,17 +91,12 @@ impl Address {
     }
 
     /// Bytes the address holds (what the host is charged for keeping it).
-    pub fn len(&self) -> usize {
+    pub fn bytes(&self) -> usize {
         match self {
             Address::Local(name) => name.len(),
             Address::Tenant { tenant, name } => tenant.len() + name.len(),
             Address::Peer { name, node } => name.len() + node.len(),
         }
-    }
-
-    /// Never true: every part of a parsed address is a non-empty name.
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 

@@ -101,7 +101,7 @@ impl types::Host for AgentCtx {}
 impl host::Host for AgentCtx {
     fn send(&mut self, to: String, msg: types::Outgoing) -> wasmtime::Result<Result<(), String>> {
         let checked = self.address(&to).and_then(|to| {
-            self.check_outgoing("send", &msg, to.len())?;
+            self.check_outgoing("send", &msg, to.bytes())?;
             Ok(to)
         });
         Ok(checked.map(|to| {
@@ -143,7 +143,7 @@ impl host::Host for AgentCtx {
         msg: types::Outgoing,
     ) -> wasmtime::Result<Result<(), String>> {
         let checked = self.address(&to).and_then(|to| {
-            self.check_outgoing("forward", &msg, to.len())?;
+            self.check_outgoing("forward", &msg, to.bytes())?;
             self.answer(request)?;
             Ok(to)
         });

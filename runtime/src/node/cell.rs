@@ -122,6 +122,16 @@ pub(crate) struct TenantState {
     pub(crate) workers: Option<Arc<tokio::sync::Semaphore>>,
 }
 
+/// Whether an agent of tenant `from` (defined by `state`, if it has a
+/// definition) may address agents of tenant `to`: its own, or one it was
+/// granted.
+pub(crate) fn may_send(from: &str, state: Option<&TenantState>, to: &str) -> bool {
+    match state {
+        Some(t) => t.def.may_send_to(from, to),
+        None => from == to,
+    }
+}
+
 impl TenantState {
     pub(crate) fn new(def: Tenant) -> Self {
         TenantState {
@@ -187,11 +197,9 @@ impl AgentCell {
     /// Whether this agent may address agents of `tenant` (its own, or one
     /// its tenant was granted at its spawn).
     pub(crate) fn may_send_to(&self, tenant: &str) -> bool {
-        match &self.tenant_state {
-            Some(t) => t.def.may_send_to(&self.tenant, tenant),
-            None => *self.tenant == *tenant,
-        }
+        may_send(&self.tenant, self.tenant_state.as_deref(), tenant)
     }
+
     /// Appends to the mailbox, or says why not and hands the delivery back
     /// (boxed: the error path is rare, the success path stays small).
     pub(crate) fn enqueue(

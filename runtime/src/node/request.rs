@@ -83,7 +83,7 @@ impl Node {
         timeout: Duration,
     ) -> Result<Vec<u8>, RequestError> {
         let rx = self.submit_request(agent, payload)?;
-        wait(agent, rx, timeout).await
+        wait(agent, rx, Instant::now() + timeout, timeout).await
     }
 
     /// Sends a request and waits for the reply, from a thread outside the
@@ -102,16 +102,15 @@ impl Node {
         let (tx, mut rx) = oneshot::channel();
         let env = self.envelope(Kind::Request, payload);
         let cell = &agent.cell;
-        let timed_out = || RequestError::Timeout {
-            name: agent.name().to_string(),
-            timeout,
-        };
         match cell.enqueue(Delivery::new(env, Some(ReplyTo::Waiter(tx)))) {
             Err(rejected) => return Err(RequestError::Send(rejected.0)),
             Ok(Enqueued::Queued) => {}
             Ok(Enqueued::Schedule) if !cell.is_background() => {
                 if !self.drain_inline(cell.clone(), until) {
-                    return Err(timed_out());
+                    return Err(RequestError::Timeout {
+                        name: agent.name().to_string(),
+                        timeout,
+                    });
                 }
             }
             Ok(Enqueued::Schedule) => self.schedule(cell.clone()),
@@ -121,13 +120,9 @@ impl Node {
             Err(oneshot::error::TryRecvError::Closed) => {
                 Err(RequestError::Dropped(agent.name().to_string()))
             }
-            Err(oneshot::error::TryRecvError::Empty) => self.inner.rt.block_on(async {
-                match tokio::time::timeout_at(until.into(), rx).await {
-                    Ok(Ok(result)) => result,
-                    Ok(Err(_closed)) => Err(RequestError::Dropped(agent.name().to_string())),
-                    Err(_elapsed) => Err(timed_out()),
-                }
-            }),
+            Err(oneshot::error::TryRecvError::Empty) => {
+                self.inner.rt.block_on(wait(agent, rx, until, timeout))
+            }
         }
     }
 
@@ -181,8 +176,15 @@ impl Node {
 /// Where a request's answer arrives.
 type Reply = oneshot::Receiver<Result<Vec<u8>, RequestError>>;
 
-async fn wait(agent: &AgentHandle, rx: Reply, timeout: Duration) -> Result<Vec<u8>, RequestError> {
-    match tokio::time::timeout(timeout, rx).await {
+/// The answer on `rx`, or a timeout error at `until` (`timeout` after the
+/// request was made).
+async fn wait(
+    agent: &AgentHandle,
+    rx: Reply,
+    until: Instant,
+    timeout: Duration,
+) -> Result<Vec<u8>, RequestError> {
+    match tokio::time::timeout_at(until.into(), rx).await {
         Ok(Ok(result)) => result,
         Ok(Err(_closed)) => Err(RequestError::Dropped(agent.name().to_string())),
         Err(_elapsed) => Err(RequestError::Timeout {

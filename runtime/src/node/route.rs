@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 
-use super::cell::{AgentCell, Delivery, MAX_HOPS, ReplyTo, TenantState};
+use super::cell::{AgentCell, Delivery, MAX_HOPS, ReplyTo, TenantState, may_send};
 use super::error::{RequestError, SendError};
 use super::local::{Node, NodeInner};
 use crate::core::address::{Address, AddressError, Reach};
@@ -31,11 +31,7 @@ impl Reach for TenantReach {
         match to {
             Address::Local(_) => Ok(()),
             Address::Tenant { tenant, name } => {
-                let granted = match &self.state {
-                    Some(t) => t.def.may_send_to(&self.tenant, tenant),
-                    None => *self.tenant == **tenant,
-                };
-                if granted {
+                if may_send(&self.tenant, self.state.as_deref(), tenant) {
                     Ok(())
                 } else {
                     Err(AddressError::NotGranted {
