@@ -11,7 +11,9 @@
 //! - [`mailbox`]: a bounded queue that hands back what does not fit.
 //! - [`failure`]: why an agent stopped, as a typed reason.
 //! - [`frame`]: the length-prefixed wire format and its decoder.
-//! - [`spawn`]: spawn options and their one parser (scripts and clients).
+//! - [`options`]: options as users write them (sizes, durations, rates),
+//!   read from scripts, TOML and the wire by one typed parser.
+//! - [`spawn`]: spawn options (scripts and clients).
 //! - [`supervision`]: restart policy, backoff and the restart budget.
 //! - [`lifecycle`]: an agent's life as a state machine (mailbox, drain
 //!   ownership, failures, retries, dead letters, stop, kill), checked by a
@@ -26,6 +28,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod mailbox;
 pub mod name;
+pub mod options;
 pub mod spawn;
 pub mod supervision;
 pub mod tenant;

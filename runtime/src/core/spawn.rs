@@ -1,14 +1,9 @@
 //! How to spawn an agent, and the one parser of spawn options that scripts
 //! and remote clients share, so an option means the same everywhere.
 
-use std::time::Duration;
-
-use crate::core::limits::{AgentLimits, parse_duration, parse_size};
-use crate::core::supervision::RestartPolicy;
-
-/// The option names `spawn` accepts, for error messages.
-pub const SPAWN_KEYS: &str = "name, tenant, memory, deadline, mailbox, max_message, fuel, config, \
-                              restart, max_restarts, restart_window, backoff, backoff_max, max_retries";
+use crate::core::limits::AgentLimits;
+use crate::core::options::{ByteSize, Config, OptionsError, Span};
+use crate::core::supervision::{RestartMode, RestartPolicy};
 
 /// How to spawn one agent.
 #[derive(Debug, Clone, Default)]
@@ -28,223 +23,186 @@ pub struct SpawnOptions {
     pub given: Vec<&'static str>,
 }
 
-/// One option value as a user wrote it, in a script or in JSON.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OptionValue {
-    /// A string, e.g. `"64 MiB"`.
-    Text(String),
-    /// A whole number.
-    Int(i64),
-    /// Anything else, already rendered as text (a map as JSON).
-    Other(String),
+/// Spawn options as a user writes them (a script's map, a client's spawn
+/// frame): every field optional, unknown keys refused. [`SpawnOptions`]
+/// is what they resolve to.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnSpec {
+    /// Its name (a prefix, for `spawn_many`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Linear memory limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<ByteSize>,
+    /// Longest a message may take to handle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Span>,
+    /// Mailbox capacity, messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<u64>,
+    /// Largest message it accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message: Option<ByteSize>,
+    /// Fuel per message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    /// What its `init` receives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Config>,
+    /// When it is restarted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartMode>,
+    /// Restarts allowed within `restart_window`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_restarts: Option<u32>,
+    /// The window of the restart budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_window: Option<Span>,
+    /// First restart delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Span>,
+    /// Longest restart delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_max: Option<Span>,
+    /// Deliveries of one message before it is dead-lettered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
 }
 
-impl OptionValue {
-    /// From a JSON value (strings stay strings, integers stay integers).
-    pub fn from_json(value: &serde_json::Value) -> OptionValue {
-        match value {
-            serde_json::Value::String(s) => OptionValue::Text(s.clone()),
-            serde_json::Value::Number(n) if n.is_i64() => {
-                OptionValue::Int(n.as_i64().unwrap_or_default())
-            }
-            other => OptionValue::Other(other.to_string()),
-        }
-    }
-
-    /// As a JSON value.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            OptionValue::Text(s) => serde_json::Value::String(s.clone()),
-            OptionValue::Int(n) => serde_json::Value::from(*n),
-            OptionValue::Other(s) => {
-                serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.clone()))
-            }
-        }
-    }
-
-    pub(crate) fn text(&self) -> Result<String, String> {
-        match self {
-            OptionValue::Text(s) => Ok(s.clone()),
-            OptionValue::Int(n) => Err(format!("expected a string, got the number {n}")),
-            OptionValue::Other(s) => Err(format!("expected a string, got {s}")),
-        }
-    }
-
-    /// A size: a number of bytes or a string like "64 MiB".
-    pub(crate) fn size(&self) -> Result<u64, String> {
-        match self {
-            OptionValue::Int(n) => u64::try_from(*n).map_err(|_| format!("{n} is negative")),
-            OptionValue::Text(s) => parse_size(s).map_err(|e| e.to_string()),
-            OptionValue::Other(s) => Err(format!(
-                "expected a size like \"64 MiB\" or a number of bytes, got {s}"
-            )),
-        }
-    }
-
-    /// A duration: a number of milliseconds or a string like "250ms".
-    pub(crate) fn duration(&self) -> Result<Duration, String> {
-        match self {
-            OptionValue::Int(n) => u64::try_from(*n)
-                .map(Duration::from_millis)
-                .map_err(|_| format!("{n} is negative")),
-            OptionValue::Text(s) => parse_duration(s).map_err(|e| e.to_string()),
-            OptionValue::Other(s) => Err(format!(
-                "expected a duration like \"250ms\" or a number of milliseconds, got {s}"
-            )),
-        }
-    }
-
-    pub(crate) fn count(&self) -> Result<u64, String> {
-        match self {
-            OptionValue::Int(n) => u64::try_from(*n).map_err(|_| format!("{n} is negative")),
-            OptionValue::Text(s) => Err(format!("expected a whole number, got \"{s}\"")),
-            OptionValue::Other(s) => Err(format!("expected a whole number, got {s}")),
-        }
-    }
-
-    fn small(&self) -> Result<u32, String> {
-        let n = self.count()?;
-        u32::try_from(n).map_err(|_| format!("{n} is too large"))
-    }
-
-    /// `config`: a string as is, anything else as its text (a map as JSON).
-    fn config(&self) -> String {
-        match self {
-            OptionValue::Text(s) | OptionValue::Other(s) => s.clone(),
-            OptionValue::Int(n) => n.to_string(),
-        }
+impl SpawnSpec {
+    /// Reads spawn options from any source (see [`crate::core::options`]).
+    pub fn parse(value: serde_json::Value) -> Result<SpawnSpec, OptionsError> {
+        crate::core::options::parse("spawn", value)
     }
 }
 
-impl SpawnOptions {
-    /// Sets one option; the error names the option and what a valid value
-    /// looks like.
-    pub fn set(&mut self, key: &str, value: &OptionValue) -> Result<(), String> {
-        let bad = |e: String| format!("spawn option `{key}`: {e}");
-        if let Some(limit) = ["memory", "deadline", "mailbox", "max_message", "fuel"]
-            .into_iter()
-            .find(|k| *k == key)
-            && !self.given.contains(&limit)
-        {
-            self.given.push(limit);
-        }
-        match key {
-            "name" => self.name = Some(value.text().map_err(bad)?),
-            "tenant" => self.tenant = Some(value.text().map_err(bad)?),
-            "memory" => self.limits.memory = value.size().map_err(bad)?,
-            "deadline" => self.limits.deadline = value.duration().map_err(bad)?,
-            "mailbox" => self.limits.mailbox = value.count().map_err(bad)? as usize,
-            "max_message" => self.limits.max_message = value.size().map_err(bad)? as usize,
-            "fuel" => self.limits.fuel = Some(value.count().map_err(bad)?),
-            "config" => self.config = value.config(),
-            "restart" => {
-                self.restart.mode = value.text().and_then(|s| s.parse()).map_err(bad)?;
+impl From<SpawnSpec> for SpawnOptions {
+    fn from(spec: SpawnSpec) -> SpawnOptions {
+        let mut o = SpawnOptions {
+            name: spec.name,
+            tenant: spec.tenant,
+            config: spec.config.map(|c| c.0).unwrap_or_default(),
+            ..SpawnOptions::default()
+        };
+        let mut given = |key: &'static str, set: bool| {
+            if set {
+                o.given.push(key);
             }
-            "max_restarts" => self.restart.max_restarts = value.small().map_err(bad)?,
-            "restart_window" => self.restart.window = value.duration().map_err(bad)?,
-            "backoff" => self.restart.backoff = value.duration().map_err(bad)?,
-            "backoff_max" => self.restart.backoff_max = value.duration().map_err(bad)?,
-            "max_retries" => self.restart.max_retries = value.small().map_err(bad)?,
-            other => {
-                return Err(format!(
-                    "unknown spawn option `{other}`: the options are {SPAWN_KEYS}"
-                ));
-            }
-        }
-        Ok(())
+        };
+        given("memory", spec.memory.is_some());
+        given("deadline", spec.deadline.is_some());
+        given("mailbox", spec.mailbox.is_some());
+        given("max_message", spec.max_message.is_some());
+        given("fuel", spec.fuel.is_some());
+        let l = &mut o.limits;
+        l.memory = spec.memory.map_or(l.memory, |b| b.0);
+        l.deadline = spec.deadline.map_or(l.deadline, |s| s.0);
+        l.mailbox = spec.mailbox.map_or(l.mailbox, |n| n as usize);
+        l.max_message = spec.max_message.map_or(l.max_message, |b| b.0 as usize);
+        l.fuel = spec.fuel.or(l.fuel);
+        let r = &mut o.restart;
+        r.mode = spec.restart.unwrap_or(r.mode);
+        r.max_restarts = spec.max_restarts.unwrap_or(r.max_restarts);
+        r.window = spec.restart_window.map_or(r.window, |s| s.0);
+        r.backoff = spec.backoff.map_or(r.backoff, |s| s.0);
+        r.backoff_max = spec.backoff_max.map_or(r.backoff_max, |s| s.0);
+        r.max_retries = spec.max_retries.unwrap_or(r.max_retries);
+        o
     }
+}
 
-    /// Parses options given as pairs.
-    pub fn parse<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, OptionValue)>,
-    ) -> Result<SpawnOptions, String> {
-        let mut options = SpawnOptions::default();
-        for (key, value) in pairs {
-            options.set(key, &value)?;
+impl From<&SpawnOptions> for SpawnSpec {
+    /// What to send a remote node so that it resolves the same options: the
+    /// limits the user gave (the rest stay the node's defaults, which its
+    /// tenant's quotas may lower) and the whole restart policy.
+    fn from(o: &SpawnOptions) -> SpawnSpec {
+        let given = |key: &str| o.given.contains(&key);
+        let l = &o.limits;
+        SpawnSpec {
+            name: o.name.clone(),
+            tenant: o.tenant.clone(),
+            memory: given("memory").then_some(ByteSize(l.memory)),
+            deadline: given("deadline").then_some(Span(l.deadline)),
+            mailbox: given("mailbox").then_some(l.mailbox as u64),
+            max_message: given("max_message").then_some(ByteSize(l.max_message as u64)),
+            fuel: if given("fuel") { l.fuel } else { None },
+            config: (!o.config.is_empty()).then(|| Config(o.config.clone())),
+            restart: Some(o.restart.mode),
+            max_restarts: Some(o.restart.max_restarts),
+            restart_window: Some(Span(o.restart.window)),
+            backoff: Some(Span(o.restart.backoff)),
+            backoff_max: Some(Span(o.restart.backoff_max)),
+            max_retries: Some(o.restart.max_retries),
         }
-        Ok(options)
-    }
-
-    /// Parses options sent as a JSON object (empty text: the defaults).
-    pub fn from_json(json: &str) -> Result<SpawnOptions, String> {
-        if json.trim().is_empty() {
-            return Ok(SpawnOptions::default());
-        }
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
-            .map_err(|e| format!("spawn options are not a JSON object: {e}"))?;
-        SpawnOptions::parse(
-            map.iter()
-                .map(|(k, v)| (k.as_str(), OptionValue::from_json(v))),
-        )
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::core::supervision::RestartMode;
+    use serde_json::json;
+
+    fn parse(value: serde_json::Value) -> Result<SpawnOptions, OptionsError> {
+        SpawnSpec::parse(value).map(SpawnOptions::from)
+    }
 
     #[test]
     fn both_notations_of_sizes_and_durations() {
-        let opts = SpawnOptions::parse([
-            ("memory", OptionValue::Text("12 MiB".into())),
-            ("deadline", OptionValue::Int(250)),
-            ("mailbox", OptionValue::Int(8)),
-            ("name", OptionValue::Text("a".into())),
-        ])
-        .unwrap();
+        let opts =
+            parse(json!({"memory": "12 MiB", "deadline": 250, "mailbox": 8, "name": "a"})).unwrap();
         assert_eq!(opts.limits.memory, 12 << 20);
         assert_eq!(opts.limits.deadline, Duration::from_millis(250));
         assert_eq!(opts.limits.mailbox, 8);
         assert_eq!(opts.name.as_deref(), Some("a"));
+        assert_eq!(opts.given, ["memory", "deadline", "mailbox"]);
     }
 
     #[test]
     fn restart_options() {
-        let opts = SpawnOptions::parse([
-            ("restart", OptionValue::Text("on-failure".into())),
-            ("max_restarts", OptionValue::Int(3)),
-            ("restart_window", OptionValue::Text("2s".into())),
-            ("max_retries", OptionValue::Int(1)),
-        ])
+        let opts = parse(json!({"restart": "on-failure", "max_restarts": 3,
+                               "restart_window": "2s", "max_retries": 1}))
         .unwrap();
         assert_eq!(opts.restart.mode, RestartMode::OnFailure);
         assert_eq!(opts.restart.max_restarts, 3);
         assert_eq!(opts.restart.window, Duration::from_secs(2));
         assert_eq!(opts.restart.max_retries, 1);
-        let err =
-            SpawnOptions::parse([("restart", OptionValue::Text("sometimes".into()))]).unwrap_err();
-        assert!(err.contains("not a restart policy"), "{err}");
+        let err = parse(json!({"restart": "sometimes"})).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("restart"));
+        assert!(err.message.contains("on-failure"), "{err}");
     }
 
     #[test]
     fn bad_options_name_the_option() {
-        let err =
-            SpawnOptions::parse([("memory", OptionValue::Text("12 parsecs".into()))]).unwrap_err();
-        assert!(err.contains("spawn option `memory`"), "{err}");
-        assert!(err.contains("`12 parsecs` is not a size"), "{err}");
-        let err = SpawnOptions::parse([("memroy", OptionValue::Int(1))]).unwrap_err();
-        assert!(err.contains("unknown spawn option `memroy`"), "{err}");
-        let err = SpawnOptions::parse([("mailbox", OptionValue::Int(-1))]).unwrap_err();
-        assert!(err.contains("negative"), "{err}");
+        let err = parse(json!({"memory": "12 parsecs"})).unwrap_err();
+        assert!(err.to_string().contains("spawn option `memory`"), "{err}");
+        assert!(
+            err.to_string().contains("`12 parsecs` is not a size"),
+            "{err}"
+        );
+        let err = parse(json!({"memroy": 1})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `memroy`"), "{err}");
+        let err = parse(json!({"mailbox": -1})).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("mailbox"), "{err}");
+        assert!(parse(json!([1])).is_err());
     }
 
     #[test]
-    fn json_round_trip_keeps_meaning() {
-        let pairs = [
-            ("memory", OptionValue::Text("1 MiB".into())),
-            ("max_retries", OptionValue::Int(2)),
-            ("config", OptionValue::Other(r#"{"next":"b"}"#.into())),
-        ];
-        let json: serde_json::Map<String, serde_json::Value> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_json()))
-            .collect();
-        let opts = SpawnOptions::from_json(&serde_json::Value::Object(json).to_string()).unwrap();
-        assert_eq!(opts.limits.memory, 1 << 20);
-        assert_eq!(opts.restart.max_retries, 2);
+    fn the_wire_form_resolves_to_the_same_options() {
+        let opts = parse(json!({"memory": "1 MiB", "max_retries": 2, "fuel": 500,
+                               "config": {"next": "b"}, "backoff": "250us"}))
+        .unwrap();
         assert_eq!(opts.config, r#"{"next":"b"}"#);
-        assert!(SpawnOptions::from_json("[1]").is_err());
-        assert!(SpawnOptions::from_json("").is_ok());
+        let wire = serde_json::to_value(SpawnSpec::from(&opts)).unwrap();
+        let back = parse(wire).unwrap();
+        assert_eq!(back.limits, opts.limits);
+        assert_eq!(back.restart, opts.restart);
+        assert_eq!(back.config, opts.config);
+        assert_eq!(back.given, opts.given);
     }
 }

@@ -21,21 +21,6 @@ pub enum RestartMode {
     Always,
 }
 
-impl std::str::FromStr for RestartMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "never" => Ok(RestartMode::Never),
-            "on-failure" => Ok(RestartMode::OnFailure),
-            "always" => Ok(RestartMode::Always),
-            other => Err(format!(
-                "`{other}` is not a restart policy: use never, on-failure or always"
-            )),
-        }
-    }
-}
-
 /// How an agent is supervised.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestartPolicy {
@@ -235,11 +220,5 @@ mod tests {
         ));
         let d = s.on_failure(&policy(RestartMode::Always), &Failure::Killed, false, now);
         assert_eq!(d, Decision::GiveUp(Failure::Killed));
-    }
-
-    #[test]
-    fn policy_names_parse() {
-        assert_eq!("on-failure".parse(), Ok(RestartMode::OnFailure));
-        assert!("sometimes".parse::<RestartMode>().is_err());
     }
 }

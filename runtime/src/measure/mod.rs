@@ -16,5 +16,5 @@ pub mod resources;
 pub mod sampler;
 pub mod stats;
 
-pub use sampler::{Sampler, SamplerOptions};
+pub use sampler::{Sampler, SamplerOptions, SamplerSpec};
 pub use stats::{Resources, SendLag, Stats, new_histogram, spread};

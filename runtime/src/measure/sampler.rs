@@ -30,6 +30,39 @@ impl Default for SamplerOptions {
     }
 }
 
+/// `measure` and `compare` options as a user writes them: every field
+/// optional, unknown keys refused. The warmup defaults to a tenth of the
+/// iterations (at most 10,000).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplerSpec {
+    /// Untimed runs first.
+    #[serde(default)]
+    pub warmup: Option<u64>,
+    /// Timed runs.
+    #[serde(default)]
+    pub iterations: Option<u64>,
+    /// Sample for this long instead (`measure` only).
+    #[serde(default)]
+    pub duration: Option<crate::core::options::Span>,
+    /// Rounds of A and B (`compare` only).
+    #[serde(default)]
+    pub rounds: Option<u32>,
+}
+
+impl From<&SamplerSpec> for SamplerOptions {
+    fn from(spec: &SamplerSpec) -> SamplerOptions {
+        let iterations = spec
+            .iterations
+            .unwrap_or(SamplerOptions::default().iterations);
+        SamplerOptions {
+            iterations,
+            warmup: spec.warmup.unwrap_or((iterations / 10).min(10_000)),
+            duration: spec.duration.map(|d| d.0),
+        }
+    }
+}
+
 /// Times a closure: one histogram sample per call. A failing call is
 /// counted as an error and left out of the latencies.
 #[derive(Debug)]

@@ -77,6 +77,9 @@ pub enum NetError {
     /// The remote request failed.
     #[error("{0}")]
     Remote(String),
+    /// A spawn on a remote node of a component loaded here.
+    #[error("`{0}` was loaded from a file here; a remote node spawns its built-in plugins only")]
+    NotBuiltin(String),
     /// No answer in time.
     #[error("no answer from the node within {0:?}")]
     Timeout(std::time::Duration),

@@ -15,6 +15,7 @@ use super::tls::Identity;
 use super::wire::{ReadError, read_frame, writer};
 use super::{NetError, code};
 use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, MAX_PAYLOAD, PROTOCOL_VERSION};
+use crate::core::spawn::SpawnSpec;
 use crate::node::{AgentHandle, Node, SpawnOptions};
 
 /// How a node listens.
@@ -346,7 +347,14 @@ async fn spawn(node: &Node, tenant: &str, plugin: &str, options: &str) -> Result
     if plugin.contains('/') || plugin.contains('\\') || plugin.ends_with(".wasm") {
         return Err("remote clients may spawn built-in plugins only, not component files".into());
     }
-    let mut spawn = SpawnOptions::from_json(options)?;
+    let spec = if options.trim().is_empty() {
+        SpawnSpec::default()
+    } else {
+        serde_json::from_str(options)
+            .map_err(|e| format!("spawn options are not JSON: {e}"))
+            .and_then(|v| SpawnSpec::parse(v).map_err(|e| e.to_string()))?
+    };
+    let mut spawn = SpawnOptions::from(spec);
     if spawn.tenant.as_deref().is_some_and(|t| t != tenant) {
         return Err(format!(
             "spawn option `tenant`: a client spawns in its own tenant (`{tenant}`), decided by its token"

@@ -2,6 +2,8 @@
 //! drain loop that feeds messages to instances on the tokio runtime.
 //!
 //! - [`Node`]: spawn, send, request, stop, kill; the entry point.
+//! - [`NodeApi`]: those operations as one trait, which a remote node's
+//!   client implements too; [`Targets`]: any node's agents under load.
 //! - [`AgentHandle`]: one agent as seen by its owner.
 //! - `local`: the [`Node`] type; its operations by concern in `spawn`,
 //!   `request`, `registry` and `stats`.
@@ -11,6 +13,7 @@
 //!   `peer`: what the node needs of a link to another node ([`PeerLink`],
 //!   which the QUIC client implements: this layer never imports `net`).
 
+mod api;
 mod background;
 mod cell;
 mod dead_letter;
@@ -25,9 +28,9 @@ mod request;
 mod route;
 mod spawn;
 mod stats;
-mod targets;
 
 pub use crate::core::spawn::SpawnOptions;
+pub use api::{NodeApi, NodeError, PluginRef, Targets};
 pub use cell::Status;
 pub use dead_letter::DeadLetter;
 pub use durable::RestoreReport;
@@ -35,7 +38,6 @@ pub use error::{RequestError, SendError, SpawnError, TenantError};
 pub use handle::AgentHandle;
 pub use local::Node;
 pub use peer::{LinkError, LinkReply, PeerLink};
-pub use targets::AgentTargets;
 
 /// The tenant of agents spawned without one.
 pub const DEFAULT_TENANT: &str = "default";

@@ -4,19 +4,17 @@
 
 use std::path::Path;
 
-use caxton::core::spawn::{OptionValue, SpawnOptions};
+use caxton::core::spawn::{SpawnOptions, SpawnSpec};
 use caxton::core::tenant::Tenant;
 use caxton::node::{AgentHandle, RequestError};
+use serde_json::json;
 
 use super::util::{TIMEOUT, TestNode, eventually, node, scratch};
 
 fn spawn(t: &TestNode, plugin: &str, tenant: &str, name: &str, config: &str) -> AgentHandle {
-    let options = SpawnOptions::parse([
-        ("tenant", OptionValue::Text(tenant.into())),
-        ("name", OptionValue::Text(name.into())),
-        ("config", OptionValue::Text(config.into())),
-    ])
-    .unwrap();
+    let options = SpawnSpec::parse(json!({"tenant": tenant, "name": name, "config": config}))
+        .unwrap()
+        .into();
     let plugin = t.node.plugin(plugin).unwrap();
     t.node.spawn_blocking(&plugin, options).unwrap()
 }
@@ -213,17 +211,16 @@ fn a_workers_quota_keeps_a_tenants_agents_to_that_many_threads() {
     // `workers = 1` one waits for the other, so both are done no sooner
     // than two deadlines. (A lower bound: a slow machine cannot fail it.)
     let t = node();
-    let quota = Tenant::parse([("workers", OptionValue::Int(1))]).unwrap();
+    let quota = Tenant::parse(json!({"workers": 1})).unwrap();
     t.node.set_tenant("narrow", quota).unwrap();
     let deadline = std::time::Duration::from_millis(300);
     let spinners: Vec<AgentHandle> = (0..2)
         .map(|i| {
-            let options = SpawnOptions::parse([
-                ("tenant", OptionValue::Text("narrow".into())),
-                ("name", OptionValue::Text(format!("spin-{i}"))),
-                ("deadline", OptionValue::Text("300ms".into())),
-            ])
-            .unwrap();
+            let options = SpawnSpec::parse(
+                json!({"tenant": "narrow", "name": format!("spin-{i}"), "deadline": "300ms"}),
+            )
+            .unwrap()
+            .into();
             let plugin = t.node.plugin("crasher").unwrap();
             t.node.spawn_blocking(&plugin, options).unwrap()
         })
@@ -283,15 +280,13 @@ fn a_background_tenants_agents_run_only_on_idle_class_threads() {
             == ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
     };
     let t = node();
-    let background = Tenant::parse([("priority", OptionValue::Text("background".into()))]).unwrap();
+    let background = Tenant::parse(json!({"priority": "background"})).unwrap();
     t.node.set_tenant("batch", background).unwrap();
     let deadline = std::time::Duration::from_millis(300);
     let spawn_into = |tenant: &str, plugin: &str| {
-        let options = SpawnOptions::parse([
-            ("tenant", OptionValue::Text(tenant.into())),
-            ("deadline", OptionValue::Text("300ms".into())),
-        ])
-        .unwrap();
+        let options = SpawnSpec::parse(json!({"tenant": tenant, "deadline": "300ms"}))
+            .unwrap()
+            .into();
         let plugin = t.node.plugin(plugin).unwrap();
         t.node.spawn_blocking(&plugin, options).unwrap()
     };
@@ -348,7 +343,7 @@ fn a_background_tenants_agents_run_only_on_idle_class_threads() {
     // Killed or stopped while idle, a background agent's instance is
     // dropped on its pool; the agent is gone either way and the node goes on.
     let echo = || {
-        let options = SpawnOptions::parse([("tenant", OptionValue::Text("batch".into()))]).unwrap();
+        let options = SpawnSpec::parse(json!({"tenant": "batch"})).unwrap().into();
         let agent = t
             .node
             .spawn_blocking(&t.node.plugin("echo").unwrap(), options)

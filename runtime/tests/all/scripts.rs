@@ -369,13 +369,16 @@ fn load_runs_closed_and_open_models_in_process_and_over_quic() {
 
         let n = serve();
         let far = spawn_many(connect(n.addr, n), "echo", 2, #{ name: "far" });
+        // A `Plugin` value of a built-in spawns on a remote node as its name does.
+        let one = spawn(connect(n.addr, n), plugin("echo"), #{ name: "one", memory: "8 MiB" });
+        if one.request("hi") != "hi" || one.name != "one" { throw `remote spawn of a Plugin: ${one}`; }
         let q = load(#{ name: "quic", targets: far, pattern: "ring", concurrency: 16, messages: 300 });
         if q.count != 300 || q.errors != 0 { throw `quic: ${q}`; }
         let e = "";
         try { load(#{ targets: local, rate: 10, concurrency: 2 }); } catch (x) { e = `${x}`; }
         if !e.contains("not both") { throw e; }
         try { load(#{ targets: local, pattern: "zigzag" }); } catch (x) { e = `${x}`; }
-        if !e.contains("not a pattern") { throw e; }
+        if !e.contains("unknown variant `zigzag`") { throw e; }
         try { load(#{ targets: local, concurrency: 2, tick: "1ms" }); } catch (x) { e = `${x}`; }
         if !e.contains("give `rate`") { throw e; }
         "#,

@@ -1,26 +1,30 @@
 //! Tenants and quotas with real components: every quota refuses with a
 //! typed error naming it, and other tenants are untouched.
 
-use caxton::core::spawn::{OptionValue, SpawnOptions};
+use caxton::core::spawn::SpawnSpec;
 use caxton::core::tenant::Quotas;
 use caxton::node::{AgentHandle, RequestError, SendError, SpawnError};
 
 use super::util::{TIMEOUT, TestNode, caxton_run, node, scratch};
 
-/// A value as a script gives it: whole numbers as integers.
-fn val(v: &str) -> OptionValue {
-    v.parse()
-        .map_or_else(|_| OptionValue::Text(v.to_string()), OptionValue::Int)
+/// Options as a script gives them: whole numbers as integers.
+fn options(pairs: &[(&str, &str)]) -> serde_json::Value {
+    let value = |v: &str| v.parse::<i64>().map_or_else(|_| v.into(), Into::into);
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), value(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn quotas(pairs: &[(&str, &str)]) -> Quotas {
-    Quotas::parse(pairs.iter().map(|(k, v)| (*k, val(v)))).unwrap()
+    Quotas::parse(options(pairs)).unwrap()
 }
 
 fn spawn(t: &TestNode, tenant: &str, extra: &[(&str, &str)]) -> Result<AgentHandle, SpawnError> {
-    let mut pairs = vec![("tenant", OptionValue::Text(tenant.into()))];
-    pairs.extend(extra.iter().map(|(k, v)| (*k, val(v))));
-    let options = SpawnOptions::parse(pairs).unwrap();
+    let mut pairs = vec![("tenant", tenant)];
+    pairs.extend(extra);
+    let options = SpawnSpec::parse(options(&pairs)).unwrap().into();
     let plugin = t.node.plugin("echo").unwrap();
     t.node.spawn_blocking(&plugin, options)
 }
@@ -183,5 +187,5 @@ try { spawn("echo", #{ tenant: "beta", memory: "64MiB" }); } catch (e) { print(`
     let out = run(&config);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unknown key `max_agent`"), "{stderr}");
+    assert!(stderr.contains("unknown field `max_agent`"), "{stderr}");
 }

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use super::{TENANT_KEYS, Tenant};
-use crate::core::spawn::OptionValue;
 
 /// Why a config file or tenant definition is not usable.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -54,32 +53,11 @@ pub fn parse_config(text: &str) -> Result<BTreeMap<String, Tenant>, ConfigError>
                     "tenants.{name} must be a table ({TENANT_KEYS})"
                 )));
             };
-            let pairs = keys.iter().map(|(k, v)| (k.as_str(), toml_value(v)));
-            let t =
-                Tenant::parse(pairs).map_err(|e| ConfigError(format!("[tenants.{name}] {e}")))?;
+            let t = crate::core::options::to_value("tenant", &keys)
+                .and_then(Tenant::parse)
+                .map_err(|e| ConfigError(format!("[tenants.{name}] {e}")))?;
             tenants.insert(name, t);
         }
     }
     Ok(tenants)
-}
-
-fn toml_value(v: &toml::Value) -> OptionValue {
-    match v {
-        toml::Value::String(s) => OptionValue::Text(s.clone()),
-        toml::Value::Integer(i) => OptionValue::Int(*i),
-        toml::Value::Float(f) => OptionValue::Other(f.to_string()),
-        toml::Value::Boolean(b) => OptionValue::Other(b.to_string()),
-        // Arrays (grants) as JSON, like a script's arrays.
-        toml::Value::Array(items) => {
-            let json: Vec<serde_json::Value> = items
-                .iter()
-                .map(|v| match v {
-                    toml::Value::String(s) => serde_json::Value::String(s.clone()),
-                    other => serde_json::Value::String(format!("{other:?}")),
-                })
-                .collect();
-            OptionValue::Other(serde_json::Value::Array(json).to_string())
-        }
-        other => OptionValue::Other(format!("{other:?}")),
-    }
 }

@@ -13,14 +13,10 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::core::spawn::OptionValue;
+use crate::core::options::{self, OptionsError};
 
-/// The keys a tenant's quotas accept, for error messages.
-pub const QUOTA_KEYS: &str =
-    "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate, workers";
-
-/// The keys a tenant definition accepts: its quotas, plus its data dir and
-/// its grants.
+/// The keys a tenant definition accepts: its quotas, plus its data dir, its
+/// grants and its priority.
 pub const TENANT_KEYS: &str = "max_agents, memory, total_memory, deadline, fuel, mailbox, max_message, rate, workers, data_dir, grants, priority";
 
 /// A tenant: its quotas, the directory its agents may use, and the other
@@ -43,7 +39,8 @@ pub struct Tenant {
 }
 
 /// How a tenant's agents share the CPU with other tenants'.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// On the node's workers, alongside every other normal tenant.
     #[default]
@@ -57,20 +54,6 @@ pub enum Priority {
     Background,
 }
 
-impl std::str::FromStr for Priority {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "normal" => Ok(Priority::Normal),
-            "background" => Ok(Priority::Background),
-            other => Err(format!(
-                "`priority`: expected \"normal\" or \"background\", got `{other}`"
-            )),
-        }
-    }
-}
-
 impl From<Quotas> for Tenant {
     fn from(quotas: Quotas) -> Self {
         Tenant {
@@ -81,63 +64,99 @@ impl From<Quotas> for Tenant {
 }
 
 impl Tenant {
-    /// Sets `key` (a quota, `data_dir` or `grants`) from a value as a user
-    /// wrote it.
-    pub fn set(&mut self, key: &str, value: &OptionValue) -> Result<(), String> {
-        match key {
-            "data_dir" => {
-                let dir = value.text().map_err(|e| format!("`data_dir`: {e}"))?;
-                if dir.is_empty() {
-                    return Err("`data_dir` is empty: give a directory".into());
-                }
-                self.data_dir = Some(PathBuf::from(dir));
-            }
-            "priority" => {
-                self.priority = value
-                    .text()
-                    .map_err(|e| format!("`priority`: {e}"))?
-                    .parse()?;
-            }
-            "grants" => {
-                let names = match value {
-                    OptionValue::Text(one) => vec![one.clone()],
-                    OptionValue::Other(json) => {
-                        serde_json::from_str::<Vec<String>>(json).map_err(|_| {
-                            format!("`grants`: expected a list of tenant names, got {json}")
-                        })?
-                    }
-                    OptionValue::Int(n) => {
-                        return Err(format!(
-                            "`grants`: expected a list of tenant names, got {n}"
-                        ));
-                    }
-                };
-                for name in names {
-                    crate::core::name::check(&name).map_err(|e| format!("`grants`: {e}"))?;
-                    self.grants.insert(name);
-                }
-            }
-            _ if QUOTA_KEYS.split(", ").any(|k| k == key) => self.quotas.set(key, value)?,
-            _ => return Err(format!("unknown key `{key}`: a tenant takes {TENANT_KEYS}")),
+    /// Reads a tenant definition (a script's map, a `[tenants.NAME]`
+    /// table): its own keys, and the rest as [`Quotas`].
+    pub fn parse(value: serde_json::Value) -> Result<Tenant, OptionsError> {
+        /// What a tenant has besides its quotas.
+        #[derive(serde::Deserialize)]
+        struct Own {
+            #[serde(default)]
+            data_dir: Option<PathBuf>,
+            #[serde(default)]
+            priority: Priority,
+            #[serde(default)]
+            grants: Option<serde_json::Value>,
         }
-        Ok(())
-    }
-
-    /// Parses a tenant given as pairs; an unknown key is an error.
-    pub fn parse<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, OptionValue)>,
-    ) -> Result<Tenant, String> {
-        let mut t = Tenant::default();
-        for (key, value) in pairs {
-            t.set(key, &value)?;
+        let serde_json::Value::Object(mut map) = value else {
+            return Err(OptionsError {
+                what: "tenant",
+                key: None,
+                message: format!("expected a map of {TENANT_KEYS}"),
+            });
+        };
+        let own: serde_json::Map<_, _> = ["data_dir", "priority", "grants"]
+            .into_iter()
+            .filter_map(|k| map.remove_entry(k))
+            .collect();
+        let own: Own = options::parse("tenant", serde_json::Value::Object(own))?;
+        let quotas: Quotas =
+            options::parse("quota", serde_json::Value::Object(map)).map_err(|mut e| {
+                if e.message.starts_with("unknown field") {
+                    e.message
+                        .push_str("; a tenant also takes data_dir, grants, priority");
+                }
+                e
+            })?;
+        if own
+            .data_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            return Err(bad_key("data_dir", "it is empty: give a directory".into()));
         }
-        Ok(t)
+        Ok(Tenant {
+            quotas,
+            data_dir: own.data_dir,
+            grants: own.grants.map(grants).transpose()?.unwrap_or_default(),
+            priority: own.priority,
+        })
     }
 
     /// Whether this tenant's agents may send to `other`'s (always for
     /// itself).
     pub fn may_send_to(&self, me: &str, other: &str) -> bool {
         me == other || self.grants.contains(other)
+    }
+}
+
+/// `grants`: one tenant name or a list of them, each a valid name.
+fn grants(value: serde_json::Value) -> Result<BTreeSet<String>, OptionsError> {
+    let names = match value {
+        serde_json::Value::String(one) => vec![one],
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Ok(s),
+                other => Err(other),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|v| {
+                bad_key(
+                    "grants",
+                    format!("expected a list of tenant names, got {v}"),
+                )
+            })?,
+        other => {
+            return Err(bad_key(
+                "grants",
+                format!("expected a list of tenant names, got {other}"),
+            ));
+        }
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            crate::core::name::check(&name).map_err(|e| bad_key("grants", e.to_string()))?;
+            Ok(name)
+        })
+        .collect()
+}
+
+fn bad_key(key: &str, message: String) -> OptionsError {
+    OptionsError {
+        what: "tenant",
+        key: Some(key.to_string()),
+        message,
     }
 }
 

@@ -2,34 +2,48 @@
 
 use std::time::Duration;
 
-use super::QUOTA_KEYS;
+use serde::{Deserialize, Deserializer};
+
 use crate::core::limits::AgentLimits;
-use crate::core::spawn::OptionValue;
+use crate::core::options::{OptionsError, PerSecond, size_opt, span_opt};
 
 /// What a tenant may use. `None` is unlimited (up to the node's own limits).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Read from a script's map or a `[tenants.NAME]` table (see
+/// [`crate::core::options`]); an unknown key is an error, so a typo never
+/// silently means "unlimited".
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Quotas {
     /// Live agents at once.
+    #[serde(default)]
     pub max_agents: Option<u64>,
     /// Linear memory per agent, bytes.
+    #[serde(default, with = "size_opt")]
     pub memory: Option<u64>,
     /// Linear memory of all its agents together (their limits), bytes.
+    #[serde(default, with = "size_opt")]
     pub total_memory: Option<u64>,
     /// Longest a message may take to handle.
+    #[serde(default, with = "span_opt")]
     pub deadline: Option<Duration>,
     /// Fuel per message (needs a node that meters fuel).
+    #[serde(default)]
     pub fuel: Option<u64>,
     /// Mailbox capacity per agent.
+    #[serde(default)]
     pub mailbox: Option<u64>,
     /// Largest message an agent may receive, bytes.
+    #[serde(default, with = "size_opt")]
     pub max_message: Option<u64>,
     /// Messages per second into the tenant's agents (a token bucket that
     /// holds one second's worth).
+    #[serde(default, deserialize_with = "rate")]
     pub rate: Option<f64>,
     /// Worker threads its agents may occupy at once. With fewer than the
     /// node has, the other tenants always find a worker free, however hard
     /// this one is driven. A hard cap, even on an idle node; to give a
     /// tenant only the CPU the others leave, see [`Priority::Background`].
+    #[serde(default, deserialize_with = "workers")]
     pub workers: Option<u64>,
 }
 
@@ -46,57 +60,9 @@ pub struct QuotaError {
 }
 
 impl Quotas {
-    /// Sets quota `key` from a value as a user wrote it.
-    pub fn set(&mut self, key: &str, value: &OptionValue) -> Result<(), String> {
-        let bad = |e: String| format!("quota `{key}`: {e}");
-        match key {
-            "max_agents" => self.max_agents = Some(value.count().map_err(bad)?),
-            "memory" => self.memory = Some(value.size().map_err(bad)?),
-            "total_memory" => self.total_memory = Some(value.size().map_err(bad)?),
-            "deadline" => self.deadline = Some(value.duration().map_err(bad)?),
-            "fuel" => self.fuel = Some(value.count().map_err(bad)?),
-            "mailbox" => self.mailbox = Some(value.count().map_err(bad)?),
-            "workers" => {
-                let n = value.count().map_err(bad)?;
-                if n == 0 {
-                    return Err(bad(
-                        "0 workers would never run its agents; give 1 or more".into()
-                    ));
-                }
-                self.workers = Some(n);
-            }
-            "max_message" => self.max_message = Some(value.size().map_err(bad)?),
-            "rate" => {
-                let text = match value {
-                    OptionValue::Int(n) => n.to_string(),
-                    OptionValue::Text(s) | OptionValue::Other(s) => s.clone(),
-                };
-                let rate: f64 = text
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|r: &f64| *r > 0.0 && r.is_finite())
-                    .ok_or_else(|| bad(format!("expected messages per second, got `{text}`")))?;
-                self.rate = Some(rate);
-            }
-            other => {
-                return Err(format!(
-                    "unknown quota `{other}`: the quotas are {QUOTA_KEYS}"
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Parses quotas given as pairs; an unknown key is an error.
-    pub fn parse<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, OptionValue)>,
-    ) -> Result<Quotas, String> {
-        let mut q = Quotas::default();
-        for (key, value) in pairs {
-            q.set(key, &value)?;
-        }
-        Ok(q)
+    /// Reads quotas from any source (see [`crate::core::options`]).
+    pub fn parse(value: serde_json::Value) -> Result<Quotas, OptionsError> {
+        crate::core::options::parse("quota", value)
     }
 
     /// Fits an agent's `limits` into these quotas: a limit the spawn left
@@ -196,6 +162,19 @@ impl Quotas {
             });
         }
         Ok(())
+    }
+}
+
+fn rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(Option::<PerSecond>::deserialize(d)?.map(|r| r.0))
+}
+
+fn workers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<u64>::deserialize(d)? {
+        Some(0) => Err(serde::de::Error::custom(
+            "0 workers would never run its agents; give 1 or more",
+        )),
+        n => Ok(n),
     }
 }
 

@@ -19,12 +19,12 @@ fn a_config_parses_and_rejects_unknown_keys() {
     assert_eq!(t["other"], Tenant::default());
 
     let err = parse_config("[tenants.acme]\nmax_agent = 3\n").unwrap_err();
-    assert!(err.0.contains("unknown key `max_agent`"), "{err}");
+    assert!(err.0.contains("unknown field `max_agent`"), "{err}");
     assert!(err.0.contains("grants"), "{err}");
     let err = parse_config("[tenant.acme]\n").unwrap_err();
     assert!(err.0.contains("unknown key `tenant`"), "{err}");
     let err = parse_config("[tenants.acme]\nmemory = \"lots\"\n").unwrap_err();
-    assert!(err.0.contains("quota `memory`"), "{err}");
+    assert!(err.0.contains("quota option `memory`"), "{err}");
     assert!(parse_config("tenants = [").unwrap_err().0.contains("TOML"));
 }
 
@@ -52,7 +52,7 @@ fn a_tenant_is_normal_priority_unless_it_says_background() {
     assert_eq!(t["a"].priority, Priority::Normal);
     assert_eq!(t["b"].priority, Priority::Background);
     let err = parse_config("[tenants.a]\npriority = \"high\"\n").unwrap_err();
-    assert!(err.0.contains("\"normal\" or \"background\""), "{err}");
+    assert!(err.0.contains("`normal` or `background`"), "{err}");
     let err = parse_config("[tenants.a]\npriority = 1\n").unwrap_err();
     assert!(err.0.contains("`priority`"), "{err}");
 }

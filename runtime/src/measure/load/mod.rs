@@ -32,7 +32,10 @@ mod timeline;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use options::{Burst, LoadOptions, LoadReport, MAX_WINDOWS, Model, Pattern, Until};
+pub use options::{
+    Burst, BurstSpec, LoadOptions, LoadReport, LoadSpec, MAX_WINDOWS, Model, Pattern, Payload,
+    Until,
+};
 
 /// Why a load run could not be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -4,11 +4,15 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use serde::Deserialize;
+
 use super::timeline::Window;
+use crate::core::options::{ByteSize, OptionsError, PerSecond, Span};
 use crate::measure::stats::Stats;
 
 /// Which agents each operation goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Pattern {
     /// Every operation to the first agent.
     Targeted,
@@ -20,21 +24,6 @@ pub enum Pattern {
     /// (worker `w`'s `j`-th operation goes to agent `(w + j) mod n`), so
     /// workers move around the ring without piling onto one agent.
     Ring,
-}
-
-impl std::str::FromStr for Pattern {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "targeted" => Ok(Pattern::Targeted),
-            "round-robin" => Ok(Pattern::RoundRobin),
-            "broadcast" => Ok(Pattern::Broadcast),
-            "ring" => Ok(Pattern::Ring),
-            other => Err(format!(
-                "`{other}` is not a pattern: targeted, round-robin, broadcast or ring"
-            )),
-        }
-    }
 }
 
 /// How operations are started.
@@ -164,4 +153,158 @@ pub struct LoadReport {
     pub rate: Option<f64>,
     /// The run window by window, if windows were asked for.
     pub timeline: Vec<Window>,
+}
+
+/// Load options as a user writes them (a script's `load(#{...})` without
+/// its `targets`): every field optional, unknown keys refused. They
+/// resolve to [`LoadOptions`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    /// The run's name in the report.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Which agents each operation goes to.
+    #[serde(default)]
+    pub pattern: Option<Pattern>,
+    /// Payload bytes per message.
+    #[serde(default)]
+    pub size: Option<ByteSize>,
+    /// The exact payload: a string or a blob.
+    #[serde(default)]
+    pub payload: Option<Payload>,
+    /// Closed model: operations in flight.
+    #[serde(default)]
+    pub concurrency: Option<u64>,
+    /// Open model: operations per second.
+    #[serde(default)]
+    pub rate: Option<PerSecond>,
+    /// Run for this long...
+    #[serde(default)]
+    pub duration: Option<Span>,
+    /// ...or for this many operations.
+    #[serde(default)]
+    pub messages: Option<u64>,
+    /// A discarded run first.
+    #[serde(default)]
+    pub warmup: Option<Span>,
+    /// How long to wait for operations in flight at the end.
+    #[serde(default)]
+    pub drain: Option<Span>,
+    /// Open model: in flight beyond this, a scheduled operation is dropped.
+    #[serde(default)]
+    pub max_in_flight: Option<u64>,
+    /// Open model: a stretch at another rate.
+    #[serde(default)]
+    pub burst: Option<BurstSpec>,
+    /// Open model: the scheduler's shortest sleep.
+    #[serde(default)]
+    pub tick: Option<Span>,
+    /// Windows of the timeline.
+    #[serde(default)]
+    pub window: Option<Span>,
+}
+
+/// `burst: #{ at: "2s", length: "500ms", rate: 50000 }`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurstSpec {
+    /// When it starts.
+    pub at: Span,
+    /// How long it lasts.
+    pub length: Span,
+    /// Operations per second meanwhile.
+    pub rate: PerSecond,
+}
+
+/// A payload: a string's UTF-8 bytes, or a list of bytes (a script's blob).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(pub Vec<u8>);
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Text(String),
+            Bytes(Vec<u8>),
+        }
+        match Either::deserialize(d) {
+            Ok(Either::Text(s)) => Ok(Payload(s.into_bytes())),
+            Ok(Either::Bytes(b)) => Ok(Payload(b)),
+            Err(_) => Err(serde::de::Error::custom("expected a string or a blob")),
+        }
+    }
+}
+
+impl LoadSpec {
+    /// Reads load options from any source (see [`crate::core::options`]).
+    pub fn parse(value: serde_json::Value) -> Result<LoadSpec, OptionsError> {
+        crate::core::options::parse("load", value)
+    }
+}
+
+impl TryFrom<LoadSpec> for LoadOptions {
+    type Error = OptionsError;
+
+    /// Resolves the options against the defaults; an open-model option
+    /// without `rate`, or both models at once, is an error.
+    fn try_from(spec: LoadSpec) -> Result<LoadOptions, OptionsError> {
+        let conflict = |message: &str| OptionsError {
+            what: "load",
+            key: None,
+            message: message.to_string(),
+        };
+        let mut o = LoadOptions::default();
+        let rate = spec.rate.map(|r| r.0);
+        if spec.tick.is_some() && rate.is_none() {
+            return Err(conflict(
+                "`tick` batches an open model's sends: give `rate` too",
+            ));
+        }
+        if spec.burst.is_some() && rate.is_none() {
+            return Err(conflict(
+                "`burst` changes an open model's rate: give `rate` too",
+            ));
+        }
+        o.model = match (spec.concurrency, rate) {
+            (Some(_), Some(_)) => {
+                return Err(conflict(
+                    "give either `concurrency` (closed loop) or `rate` (open model), not both",
+                ));
+            }
+            (None, Some(rate)) => Model::Open {
+                rate,
+                max_in_flight: spec.max_in_flight.unwrap_or(100_000) as usize,
+            },
+            (Some(concurrency), None) => Model::Closed {
+                concurrency: concurrency as usize,
+            },
+            (None, None) => o.model,
+        };
+        o.until = match (spec.duration, spec.messages) {
+            (Some(_), Some(_)) => {
+                return Err(conflict(
+                    "give either `duration` or `messages` to end the run, not both",
+                ));
+            }
+            (Some(d), None) => Until::Elapsed(d.0),
+            (None, Some(n)) => Until::Operations(n),
+            (None, None) => o.until,
+        };
+        o.name = spec.name.unwrap_or(o.name);
+        o.pattern = spec.pattern.unwrap_or(o.pattern);
+        o.size = spec.size.map_or(o.size, |b| b.0 as usize);
+        o.payload = spec.payload.map(|p| p.0);
+        o.warmup = spec.warmup.map_or(o.warmup, |s| s.0);
+        o.drain = spec.drain.map_or(o.drain, |s| s.0);
+        o.tick = spec.tick.map_or(o.tick, |s| s.0);
+        o.window = spec.window.map(|s| s.0);
+        o.burst = spec.burst.map(|b| Burst {
+            at: b.at.0,
+            length: b.length.0,
+            rate: b.rate.0,
+        });
+        Ok(o)
+    }
 }

@@ -1,35 +1,64 @@
-//! The client as something else's part: a node's link to its peer
-//! (`name@peer`), and agents on remote nodes as a load target.
+//! The client as something else's part: a node like the embedded one
+//! ([`NodeApi`]), and a node's link to its peer (`name@peer`).
 
 use std::time::Duration;
 
 use super::RemoteNode;
+use crate::core::spawn::SpawnSpec;
+use crate::net::NetError;
+use crate::node::{NodeApi, PluginRef, SpawnOptions};
 
-/// Agents of remote nodes as a load [`Target`]: requests pipelined on each
-/// agent's connection's one stream. Agents may be on several connections,
-/// so that a load spreads over them as it does over the workers in-process.
-#[derive(Debug, Clone)]
-pub struct RemoteTargets {
-    agents: Vec<(RemoteNode, String)>,
-}
+/// A remote node offers what the embedded one does: agents are held by
+/// name, spawn options travel in their typed wire form ([`SpawnSpec`]) and
+/// are resolved by the node with the same parser as a local spawn.
+#[async_trait::async_trait]
+impl NodeApi for RemoteNode {
+    type Agent = String;
+    type Error = NetError;
 
-impl RemoteTargets {
-    /// Load on `agents`, each named on the connection it is reached through.
-    pub fn new(agents: Vec<(RemoteNode, String)>) -> Self {
-        RemoteTargets { agents }
+    async fn spawn(&self, plugin: &PluginRef, options: SpawnOptions) -> Result<String, NetError> {
+        let plugin = match plugin {
+            PluginRef::Name(name) => name.clone(),
+            PluginRef::Loaded(p) if crate::host::builtin::bytes(p.name()).is_some() => {
+                p.name().to_string()
+            }
+            PluginRef::Loaded(p) => {
+                return Err(NetError::NotBuiltin(p.name().to_string()));
+            }
+        };
+        let options = serde_json::to_string(&SpawnSpec::from(&options))
+            .map_err(|e| NetError::Remote(format!("spawn options: {e}")))?;
+        RemoteNode::spawn(self, &plugin, &options).await
     }
-}
 
-impl crate::measure::load::Target for RemoteTargets {
-    fn len(&self) -> usize {
-        self.agents.len()
+    async fn send(&self, agent: &String, payload: Vec<u8>) -> Result<(), NetError> {
+        RemoteNode::send(self, agent, payload).await
     }
 
-    fn call(&self, index: usize, payload: Vec<u8>, done: crate::measure::load::Done) {
-        let (node, name) = &self.agents[index];
-        node.request_with(name, payload, move |result| {
-            done(result.map(drop).map_err(|e| e.to_string()))
-        });
+    async fn request(
+        &self,
+        agent: &String,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, NetError> {
+        RemoteNode::request(self, agent, payload, timeout).await
+    }
+
+    fn request_with(
+        &self,
+        agent: &String,
+        payload: Vec<u8>,
+        done: impl FnOnce(Result<Vec<u8>, NetError>) + Send + 'static,
+    ) {
+        RemoteNode::request_with(self, agent, payload, done)
+    }
+
+    async fn stop(&self, agent: &String) -> Result<(), NetError> {
+        RemoteNode::stop(self, agent, false).await
+    }
+
+    async fn kill(&self, agent: &String) -> Result<(), NetError> {
+        RemoteNode::stop(self, agent, true).await
     }
 }
 

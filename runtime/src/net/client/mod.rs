@@ -20,7 +20,6 @@ mod links;
 mod reader;
 
 use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, MAX_PAYLOAD, PROTOCOL_VERSION};
-pub use links::RemoteTargets;
 use reader::reader;
 
 /// Code called with a request's answer where it arrives (the reader task).

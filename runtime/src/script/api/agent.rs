@@ -1,5 +1,6 @@
 //! One `Agent` type for scripts, wherever the agent lives: on the script's
-//! own node, or on a node reached over QUIC. `send`, `request`, `stop`,
+//! own node (its handle, so a request can run inline on the script's
+//! thread), or on a node reached over QUIC (through [`NodeApi`]). `send`, `request`, `stop`,
 //! `kill`, `load` and the getters are registered once, on it.
 
 use std::time::Duration;
@@ -8,7 +9,7 @@ use rhai::{Array, Dynamic, Engine, NativeCallContext};
 
 use super::{Fallible, fail, options};
 use crate::net::client::RemoteNode;
-use crate::node::AgentHandle;
+use crate::node::{AgentHandle, NodeApi};
 use crate::script::context::ScriptContext;
 
 /// An agent as a script holds it.
@@ -51,7 +52,7 @@ impl Agent {
             Agent::Remote { node, name } => ctx
                 .node
                 .runtime()
-                .block_on(node.send(name, payload))
+                .block_on(NodeApi::send(node, name, payload))
                 .map_err(fail),
         }
     }
@@ -67,7 +68,7 @@ impl Agent {
             Agent::Remote { node, name } => ctx
                 .node
                 .runtime()
-                .block_on(node.request(name, payload, timeout))
+                .block_on(NodeApi::request(node, name, payload, timeout))
                 .map_err(fail),
         }
     }
@@ -82,11 +83,14 @@ impl Agent {
                 }
                 Ok(())
             }
-            Agent::Remote { node, name } => ctx
-                .node
-                .runtime()
-                .block_on(node.stop(name, kill))
-                .map_err(fail),
+            Agent::Remote { node, name } => {
+                let rt = ctx.node.runtime();
+                if kill {
+                    rt.block_on(NodeApi::kill(node, name)).map_err(fail)
+                } else {
+                    rt.block_on(NodeApi::stop(node, name)).map_err(fail)
+                }
+            }
         }
     }
 }

@@ -6,15 +6,11 @@ use rhai::{Array, Dynamic, Engine, Map};
 
 use super::agent::Agent;
 use super::job::Job;
-use super::options::{count, duration};
 use super::{Fallible, fail, stats_map};
 use crate::measure::SendLag;
-use crate::measure::load::{Burst, LoadOptions, LoadReport, Model, Target, Until, run_load};
-use crate::net::client::RemoteTargets;
-use crate::node::AgentTargets;
+use crate::measure::load::{LoadOptions, LoadReport, LoadSpec, Target, Until, run_load};
+use crate::node::Targets;
 use crate::script::context::ScriptContext;
-
-const KEYS: &str = "targets, name, pattern, size, payload, concurrency, rate, duration, messages, warmup, drain, max_in_flight, burst, tick, window";
 
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
@@ -109,111 +105,16 @@ fn report_map(r: &LoadReport, send_lag: Option<SendLag>) -> Map {
     m
 }
 
-/// `#{ at: "2s", length: "500ms", rate: 50000 }`.
-fn burst(value: &Dynamic) -> Result<Burst, String> {
-    let map = value.read_lock::<Map>().ok_or_else(|| {
-        format!(
-            "expected #{{ at, length, rate }}, got {}",
-            value.type_name()
-        )
-    })?;
-    let get = |k: &str| {
-        map.get(k)
-            .ok_or_else(|| format!("`{k}` is missing (give at, length and rate)"))
-    };
-    let rate = get("rate")?;
-    let rate = rate
-        .as_float()
-        .or_else(|_| rate.as_int().map(|i| i as f64))
-        .map_err(|t| format!("rate: expected messages per second, got {t}"))?;
-    if let Some(k) = map
-        .keys()
-        .find(|k| !["at", "length", "rate"].contains(&k.as_str()))
-    {
-        return Err(format!("unknown key `{k}`: the keys are at, length, rate"));
-    }
-    Ok(Burst {
-        at: duration(get("at")?)?,
-        length: duration(get("length")?)?,
-        rate,
-    })
-}
-
 fn parse(ctx: &ScriptContext, opts: &Map) -> Result<(Arc<dyn Target>, LoadOptions), String> {
-    let mut options = LoadOptions::default();
-    let mut target: Option<Arc<dyn Target>> = None;
-    let (mut concurrency, mut rate, mut max_in_flight) = (None, None, 100_000usize);
-    for (key, value) in opts {
-        let bad = |e: String| format!("load option `{key}`: {e}");
-        match key.as_str() {
-            "targets" => target = Some(targets(ctx, value).map_err(bad)?),
-            "name" => options.name = value.to_string(),
-            "pattern" => {
-                options.pattern = value
-                    .clone()
-                    .into_string()
-                    .map_err(|t| format!("expected a string, got {t}"))
-                    .and_then(|s| s.parse())
-                    .map_err(bad)?
-            }
-            "size" => options.size = count(value).map_err(bad)? as usize,
-            "payload" => {
-                options.payload = Some(if value.is_blob() {
-                    value.clone().cast::<rhai::Blob>()
-                } else if value.is_string() {
-                    value.to_string().into_bytes()
-                } else {
-                    return Err(bad(format!(
-                        "expected a string or a blob, got {}",
-                        value.type_name()
-                    )));
-                })
-            }
-            "concurrency" => concurrency = Some(count(value).map_err(bad)? as usize),
-            "rate" => {
-                let r = value
-                    .as_float()
-                    .or_else(|_| value.as_int().map(|i| i as f64))
-                    .map_err(|t| bad(format!("expected messages per second, got {t}")))?;
-                rate = Some(r);
-            }
-            "duration" => options.until = Until::Elapsed(duration(value).map_err(bad)?),
-            "messages" => options.until = Until::Operations(count(value).map_err(bad)?),
-            "warmup" => options.warmup = duration(value).map_err(bad)?,
-            "drain" => options.drain = duration(value).map_err(bad)?,
-            "max_in_flight" => max_in_flight = count(value).map_err(bad)? as usize,
-            "window" => options.window = Some(duration(value).map_err(bad)?),
-            "burst" => options.burst = Some(burst(value).map_err(bad)?),
-            "tick" => options.tick = duration(value).map_err(bad)?,
-            other => {
-                return Err(format!(
-                    "unknown load option `{other}`: the options are {KEYS}"
-                ));
-            }
-        }
-    }
-    if !options.tick.is_zero() && rate.is_none() {
-        return Err("load: `tick` batches an open model's sends: give `rate` too".into());
-    }
-    if options.burst.is_some() && rate.is_none() {
-        return Err("load: `burst` changes an open model's rate: give `rate` too".into());
-    }
-    options.model = match (concurrency, rate) {
-        (Some(_), Some(_)) => {
-            return Err(
-                "load: give either `concurrency` (closed loop) or `rate` (open model), not both"
-                    .into(),
-            );
-        }
-        (None, Some(rate)) => Model::Open {
-            rate,
-            max_in_flight,
-        },
-        (Some(concurrency), None) => Model::Closed { concurrency },
-        (None, None) => Model::Closed { concurrency: 64 },
-    };
-    let target =
-        target.ok_or("load: the option `targets` (an agent or an array of agents) is required")?;
+    let mut opts = opts.clone();
+    let targets = opts
+        .remove("targets")
+        .ok_or("load: the option `targets` (an agent or an array of agents) is required")?;
+    let target = self::targets(ctx, &targets).map_err(|e| format!("load option `targets`: {e}"))?;
+    let options = super::options::map_value("load", &opts)
+        .and_then(LoadSpec::parse)
+        .and_then(LoadOptions::try_from)
+        .map_err(|e| e.to_string())?;
     Ok((target, options))
 }
 
@@ -248,16 +149,16 @@ fn targets(ctx: &ScriptContext, value: &Dynamic) -> Result<Arc<dyn Target>, Stri
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Arc::new(RemoteTargets::new(remote)));
+        return Ok(Arc::new(Targets::new(remote)));
     }
     let local = agents
         .into_iter()
         .map(|a| match a {
-            Agent::Local(a) => Ok(a),
+            Agent::Local(a) => Ok((ctx.node.clone(), a)),
             Agent::Remote { name, .. } => Err(format!(
                 "a load goes to remote agents or to local ones, not both (`{name}` is remote)"
             )),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Arc::new(AgentTargets::new(ctx.node.clone(), local)))
+    Ok(Arc::new(Targets::new(local)))
 }

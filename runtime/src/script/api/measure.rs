@@ -19,7 +19,7 @@ fn register_measure(engine: &mut Engine, ctx: &ScriptContext) {
     engine.register_fn(
         "measure",
         move |call: NativeCallContext<'_>, name: &str, opts: Map, work: FnPtr| -> Fallible<Map> {
-            let options = options::sampler_options(&opts).map_err(fail)?;
+            let (options, _) = options::sampler_options("measure", &opts).map_err(fail)?;
             let usage = c.usage();
             let bar = c.begin(name, options.duration);
             let (mut stats, histogram) = sample(&call, name, options, &work)?;
@@ -119,28 +119,8 @@ fn register_compare(engine: &mut Engine, ctx: &ScriptContext) {
               b: FnPtr,
               opts: Map|
               -> Fallible<Map> {
-            let mut rounds = 5u32;
-            let mut sampler = SamplerOptions::default();
-            let mut warmup_set = false;
-            for (key, value) in &opts {
-                let bad = |e: String| fail(format!("compare option `{key}`: {e}"));
-                match key.as_str() {
-                    "rounds" => rounds = options::count(value).map_err(bad)?.clamp(1, 1000) as u32,
-                    "iterations" => sampler.iterations = options::count(value).map_err(bad)?,
-                    "warmup" => {
-                        sampler.warmup = options::count(value).map_err(bad)?;
-                        warmup_set = true;
-                    }
-                    other => {
-                        return Err(fail(format!(
-                            "unknown compare option `{other}`: the options are rounds, iterations, warmup"
-                        )));
-                    }
-                }
-            }
-            if !warmup_set {
-                sampler.warmup = (sampler.iterations / 10).min(10_000);
-            }
+            let (sampler, spec) = options::sampler_options("compare", &opts).map_err(fail)?;
+            let rounds = spec.rounds.unwrap_or(5).clamp(1, 1000);
             let run = |name: &str, f: &FnPtr| {
                 sample(&call, name, sampler.clone(), f).map(|(stats, _)| stats)
             };
@@ -154,7 +134,11 @@ fn register_compare(engine: &mut Engine, ctx: &ScriptContext) {
             drop(bar);
             c.record(sa.clone());
             c.record(sb.clone());
-            c.report.lock().unwrap().comparisons.push(comparison.clone());
+            c.report
+                .lock()
+                .unwrap()
+                .comparisons
+                .push(comparison.clone());
             let mut m = Map::new();
             m.insert("a".into(), Dynamic::from_map(stats_map(&sa)));
             m.insert("b".into(), Dynamic::from_map(stats_map(&sb)));

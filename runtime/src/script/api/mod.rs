@@ -8,6 +8,7 @@ mod machine;
 mod measure;
 mod options;
 mod remote;
+mod spawn;
 mod spawn_syntax;
 mod threads;
 mod workflow;
@@ -32,6 +33,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     register_types(engine);
     register_agents(engine, ctx);
     agent::register(engine, ctx);
+    spawn::register(engine, ctx);
     measure::register(engine, ctx);
     remote::register(engine, ctx);
     threads::register(engine, ctx);
@@ -105,53 +107,6 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
     engine.register_fn("compile", move |name: &str| -> Fallible<Plugin> {
         Plugin::compile_builtin(c.node.engine(), name).map_err(fail)
-    });
-
-    let c = ctx.clone();
-    let spawn = move |args: Vec<Dynamic>| -> Fallible<Dynamic> {
-        let mut args = args.into_iter();
-        let first = args.next().unwrap_or(Dynamic::UNIT);
-        if first.is::<crate::net::client::RemoteNode>() {
-            let node = first.cast::<crate::net::client::RemoteNode>();
-            let plugin = args
-                .next()
-                .ok_or_else(|| fail("spawn(node, plugin, #{...}): the plugin is missing"))?;
-            let opts = spawn_syntax::options_arg(args.next())?;
-            return remote::spawn(&c, &node, plugin, &opts);
-        }
-        let opts = spawn_syntax::options_arg(args.next())?;
-        if args.next().is_some() {
-            return Err(fail(
-                "spawn(plugin, #{...}) takes two arguments; three are for a remote node: spawn(node, plugin, #{...})",
-            ));
-        }
-        let plugin = spawn_syntax::plugin_arg(first, |name| c.node.plugin(name).map_err(fail))?;
-        let options = options::spawn_options(&opts).map_err(fail)?;
-        c.node
-            .spawn_blocking(&plugin, options)
-            .map(|a| Dynamic::from(Agent::Local(a)))
-            .map_err(fail)
-    };
-    spawn_syntax::register(engine, std::sync::Arc::new(spawn));
-
-    let c = ctx.clone();
-    let spawn_many = move |plugin: &Plugin, n: i64, opts: &Map| -> Fallible<Array> {
-        let n = usize::try_from(n).map_err(|_| fail("spawn_many: n must not be negative"))?;
-        let options = options::spawn_options(opts).map_err(fail)?;
-        let node = c.node.clone();
-        let agents = node
-            .runtime()
-            .block_on(node.spawn_many(plugin, n, options))
-            .map_err(fail)?;
-        Ok(agents
-            .into_iter()
-            .map(|a| Dynamic::from(Agent::Local(a)))
-            .collect())
-    };
-    let s = spawn_many.clone();
-    engine.register_fn("spawn_many", move |p: Plugin, n: i64| s(&p, n, &Map::new()));
-    engine.register_fn("spawn_many", move |p: Plugin, n: i64, opts: Map| {
-        spawn_many(&p, n, &opts)
     });
 
     let c = ctx.clone();

@@ -6,56 +6,52 @@ use std::time::Duration;
 use rhai::{Blob, Dynamic, Map};
 
 use crate::core::limits::parse_duration;
-use crate::core::spawn::OptionValue;
-use crate::measure::SamplerOptions;
+use crate::core::options::{OptionsError, to_value};
+use crate::core::spawn::SpawnSpec;
+use crate::core::tenant::Tenant;
+use crate::measure::{SamplerOptions, SamplerSpec};
 use crate::node::SpawnOptions;
 
+/// A script's option map as the JSON value the typed options are read
+/// from (each value through `rhai::serde`).
+pub(crate) fn map_value(what: &'static str, map: &Map) -> Result<serde_json::Value, OptionsError> {
+    map.iter()
+        .map(|(k, v)| Ok((k.to_string(), to_value(what, v)?)))
+        .collect::<Result<serde_json::Map<_, _>, _>>()
+        .map(serde_json::Value::Object)
+}
+
 /// Parses the option map of `spawn`/`spawn_many`.
-pub(crate) fn spawn_options(map: &Map) -> Result<SpawnOptions, String> {
-    SpawnOptions::parse(option_pairs(map))
+pub(crate) fn spawn_options(map: &Map) -> Result<SpawnOptions, OptionsError> {
+    map_value("spawn", map)
+        .and_then(SpawnSpec::parse)
+        .map(SpawnOptions::from)
 }
 
-/// A script map as option pairs (shared with remote spawns, which send
-/// them as JSON).
-pub(crate) fn option_pairs(map: &Map) -> impl Iterator<Item = (&str, OptionValue)> {
-    map.iter().map(|(k, v)| (k.as_str(), option_value(v)))
+/// Parses the map of `tenant(name, #{...})`.
+pub(crate) fn tenant(map: &Map) -> Result<Tenant, OptionsError> {
+    map_value("tenant", map).and_then(Tenant::parse)
 }
 
-fn option_value(value: &Dynamic) -> OptionValue {
-    if let Ok(n) = value.as_int() {
-        return OptionValue::Int(n);
+/// Parses the option map of `measure` (`compare` if `rounds` is allowed).
+pub(crate) fn sampler_options(
+    what: &'static str,
+    map: &Map,
+) -> Result<(SamplerOptions, SamplerSpec), OptionsError> {
+    let spec: SamplerSpec =
+        map_value(what, map).and_then(|v| crate::core::options::parse(what, v))?;
+    let misplaced = match what {
+        "compare" => spec.duration.is_some().then_some("duration"),
+        _ => spec.rounds.is_some().then_some("rounds"),
+    };
+    if let Some(key) = misplaced {
+        return Err(OptionsError {
+            what,
+            key: Some(key.into()),
+            message: format!("`{what}` does not take `{key}`"),
+        });
     }
-    if let Ok(text) = value.clone().into_immutable_string() {
-        return OptionValue::Text(text.to_string());
-    }
-    OptionValue::Other(config(value))
-}
-
-/// Parses the option map of `measure`.
-pub(crate) fn sampler_options(map: &Map) -> Result<SamplerOptions, String> {
-    let mut options = SamplerOptions::default();
-    let mut warmup_set = false;
-    for (key, value) in map {
-        let key = key.as_str();
-        let bad = |e: String| format!("measure option `{key}`: {e}");
-        match key {
-            "iterations" => options.iterations = count(value).map_err(bad)?,
-            "warmup" => {
-                options.warmup = count(value).map_err(bad)?;
-                warmup_set = true;
-            }
-            "duration" => options.duration = Some(duration(value).map_err(bad)?),
-            other => {
-                return Err(format!(
-                    "unknown measure option `{other}`: the options are iterations, warmup, duration"
-                ));
-            }
-        }
-    }
-    if !warmup_set {
-        options.warmup = (options.iterations / 10).min(10_000);
-    }
-    Ok(options)
+    Ok((SamplerOptions::from(&spec), spec))
 }
 
 /// A whole non-negative number.
@@ -80,25 +76,6 @@ pub(crate) fn duration(value: &Dynamic) -> Result<Duration, String> {
         "expected a duration like \"250ms\" or a number of milliseconds, got {}",
         value.type_name()
     ))
-}
-
-/// `config`: a string as is, a map as JSON, anything else as its text.
-fn config(value: &Dynamic) -> String {
-    if let Some(map) = value.read_lock::<Map>() {
-        return rhai::format_map_as_json(&map);
-    }
-    if let Some(items) = value.read_lock::<rhai::Array>() {
-        // As JSON, so a list of names (a tenant's grants) survives.
-        let json: Vec<serde_json::Value> = items
-            .iter()
-            .map(|v| match v.clone().into_immutable_string() {
-                Ok(s) => serde_json::Value::String(s.to_string()),
-                Err(_) => serde_json::Value::String(v.to_string()),
-            })
-            .collect();
-        return serde_json::Value::Array(json).to_string();
-    }
-    value.to_string()
 }
 
 /// A count for a script: Rhai's integers are `i64`, so a `u64` beyond
@@ -175,12 +152,38 @@ mod tests {
 
     #[test]
     fn bad_spawn_options_name_the_option() {
-        let err = spawn_options(&map(&[("memory", "12 parsecs".into())])).unwrap_err();
+        let err = spawn_options(&map(&[("memory", "12 parsecs".into())]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("spawn option `memory`"), "{err}");
         assert!(err.contains("`12 parsecs` is not a size"), "{err}");
-        let err = spawn_options(&map(&[("memroy", "1".into())])).unwrap_err();
-        assert!(err.contains("unknown spawn option `memroy`"), "{err}");
-        let err = spawn_options(&map(&[("mailbox", Dynamic::from(-1_i64))])).unwrap_err();
-        assert!(err.contains("negative"), "{err}");
+        let err = spawn_options(&map(&[("memroy", "1".into())]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `memroy`"), "{err}");
+        let err = spawn_options(&map(&[("mailbox", Dynamic::from(-1_i64))]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spawn option `mailbox`"), "{err}");
+    }
+
+    #[test]
+    fn script_maps_keep_their_kinds() {
+        let mut config = Map::new();
+        config.insert("next".into(), "b".into());
+        let opts = spawn_options(&map(&[
+            ("memory", Dynamic::from(1_048_576_i64)),
+            ("deadline", "2s".into()),
+            ("config", Dynamic::from_map(config)),
+            ("restart", "always".into()),
+        ]))
+        .unwrap();
+        assert_eq!(opts.limits.memory, 1 << 20);
+        assert_eq!(opts.limits.deadline, Duration::from_secs(2));
+        assert_eq!(opts.config, r#"{"next":"b"}"#);
+        assert_eq!(
+            opts.restart.mode,
+            crate::core::supervision::RestartMode::Always
+        );
     }
 }

@@ -1,16 +1,14 @@
-//! Remote nodes from a script: `connect`, `serve`, and the same agent
-//! functions (`spawn`, `spawn_many`, `send`, `request`, `stop`, `kill`) on
-//! agents that live on another node, reached over QUIC.
+//! Remote nodes from a script: `connect` and `serve` (the agent functions
+//! are the same for agents there: `spawn.rs`, `agent.rs`).
 
 use std::net::SocketAddr;
 
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Dynamic, Engine, Map};
 
 use super::agent::Agent;
-use super::options::{int, option_pairs};
+use super::options::int;
 use super::threads;
 use super::{Fallible, fail};
-use crate::core::spawn::OptionValue;
 use crate::net::client::RemoteNode;
 use crate::net::server::{Server, ServerOptions};
 use crate::net::tls::{Identity, new_token};
@@ -53,117 +51,6 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         node: n.clone(),
         name: name.to_string(),
     });
-
-    let c = ctx.clone();
-    let spawn_many =
-        move |node: &RemoteNode, plugin: &str, n: i64, opts: &Map| -> Fallible<Array> {
-            let n = usize::try_from(n).map_err(|_| fail("spawn_many: n must not be negative"))?;
-            let (json, prefix) = options_json(opts);
-            let rt = c.node.runtime().clone();
-            let names = rt.block_on(async {
-                let mut tasks = tokio::task::JoinSet::new();
-                for i in 0..n {
-                    let (node, plugin) = (node.clone(), plugin.to_string());
-                    let json = with_name(&json, prefix.as_deref().map(|p| format!("{p}-{i}")));
-                    tasks.spawn(async move { (i, node.spawn(&plugin, &json).await) });
-                }
-                let mut names = vec![String::new(); n];
-                while let Some(done) = tasks.join_next().await {
-                    let (i, result) = done.map_err(fail)?;
-                    names[i] = result.map_err(fail)?;
-                }
-                Ok::<_, Box<rhai::EvalAltResult>>(names)
-            })?;
-            Ok(names
-                .into_iter()
-                .map(|name| {
-                    Dynamic::from(Agent::Remote {
-                        node: node.clone(),
-                        name,
-                    })
-                })
-                .collect())
-        };
-    let s = spawn_many.clone();
-    engine.register_fn(
-        "spawn_many",
-        move |node: RemoteNode, plugin: &str, n: i64| s(&node, plugin, n, &Map::new()),
-    );
-    engine.register_fn(
-        "spawn_many",
-        move |node: RemoteNode, plugin: &str, n: i64, opts: Map| {
-            spawn_many(&node, plugin, n, &opts)
-        },
-    );
-}
-
-/// `spawn(node, plugin, #{...})` on a remote node.
-pub(crate) fn spawn(
-    ctx: &ScriptContext,
-    node: &RemoteNode,
-    plugin: Dynamic,
-    opts: &Map,
-) -> Fallible<Dynamic> {
-    let plugin = remote_plugin(plugin)?;
-    let (json, name) = options_json(opts);
-    let json = with_name(&json, name);
-    let name = ctx
-        .node
-        .runtime()
-        .block_on(node.spawn(&plugin, &json))
-        .map_err(fail)?;
-    Ok(Dynamic::from(Agent::Remote {
-        node: node.clone(),
-        name,
-    }))
-}
-
-/// The built-in plugin a remote spawn names: a name, or a `Plugin` value
-/// of a built-in (a component loaded from a file here is not on the node).
-fn remote_plugin(plugin: Dynamic) -> Fallible<String> {
-    let type_name = plugin.type_name();
-    if let Some(p) = plugin.clone().try_cast::<crate::host::Plugin>() {
-        return if crate::host::builtin::bytes(p.name()).is_some() {
-            Ok(p.name().to_string())
-        } else {
-            Err(fail(format!(
-                "spawn on a remote node: `{}` was loaded from a file here; a remote node spawns its built-in plugins only",
-                p.name()
-            )))
-        };
-    }
-    plugin.into_string().map_err(|_| {
-        fail(format!(
-            "spawn on a remote node takes a plugin or a built-in plugin name, got {type_name}"
-        ))
-    })
-}
-
-/// The options as a JSON object without `name`, and the name apart (a
-/// prefix for `spawn_many`). The node parses them with the same parser as
-/// local spawns, so they mean the same.
-fn options_json(opts: &Map) -> (serde_json::Map<String, serde_json::Value>, Option<String>) {
-    let mut name = None;
-    let mut json = serde_json::Map::new();
-    for (key, value) in option_pairs(opts) {
-        if key == "name" {
-            name = Some(match value {
-                OptionValue::Text(text) | OptionValue::Other(text) => text,
-                OptionValue::Int(n) => n.to_string(),
-            });
-        } else {
-            json.insert(key.to_string(), value.to_json());
-        }
-    }
-    (json, name)
-}
-
-fn with_name(json: &serde_json::Map<String, serde_json::Value>, name: Option<String>) -> String {
-    let mut json = json.clone();
-    if let Some(name) = name {
-        json.insert("name".into(), name.into());
-    }
-    serde_json::Value::Object(json).to_string()
 }
 
 fn connect(ctx: &ScriptContext, addr: &str, opts: &Map) -> Fallible<RemoteNode> {

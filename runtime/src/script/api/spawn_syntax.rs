@@ -10,6 +10,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, LexError, Position};
 
 use super::{Fallible, fail};
 use crate::host::Plugin;
+use crate::node::PluginRef;
 
 /// Spawns from the evaluated arguments.
 pub(crate) type SpawnFn = dyn Fn(Vec<Dynamic>) -> Fallible<Dynamic> + Send + Sync;
@@ -72,20 +73,18 @@ pub(crate) fn options_arg(value: Option<Dynamic>) -> Fallible<rhai::Map> {
     })
 }
 
-/// Turns the first argument into a plugin: a `Plugin` value, or a name/path.
-pub(crate) fn plugin_arg(
-    value: Dynamic,
-    resolve: impl FnOnce(&str) -> Fallible<Plugin>,
-) -> Fallible<Plugin> {
-    if value.is::<Plugin>() {
-        return Ok(value.cast::<Plugin>());
+/// A plugin argument: a `Plugin` value, or a name (a built-in, or a
+/// component file for the script's own node).
+pub(crate) fn plugin_arg(value: Dynamic) -> Fallible<PluginRef> {
+    let type_name = value.type_name();
+    if let Some(p) = value.clone().try_cast::<Plugin>() {
+        return Ok(PluginRef::Loaded(p));
     }
-    if value.is_string() {
-        return resolve(&value.into_string().unwrap_or_default());
-    }
-    Err(Box::new(EvalAltResult::ErrorMismatchDataType(
-        "Plugin or plugin name".into(),
-        value.type_name().into(),
-        Position::NONE,
-    )))
+    value.into_string().map(PluginRef::Name).map_err(|_| {
+        Box::new(EvalAltResult::ErrorMismatchDataType(
+            "Plugin or plugin name".into(),
+            type_name.into(),
+            Position::NONE,
+        ))
+    })
 }

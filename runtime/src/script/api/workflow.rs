@@ -94,7 +94,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     engine.register_fn(
         "tenant",
         move |name: &str, def: rhai::Map| -> Fallible<()> {
-            let t = crate::core::tenant::Tenant::parse(super::options::option_pairs(&def))
+            let t = super::options::tenant(&def)
                 .map_err(|e| fail(format!("tenant(\"{name}\", ...): {e}")))?;
             c.node.set_tenant(name, t).map_err(fail)
         },
