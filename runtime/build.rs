@@ -10,18 +10,11 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The shipped plugins: crate name = plugin name.
+/// The plugins embedded in `caxton-run`: crate name = plugin name. The
+/// plugins workspace also builds test fixtures (`not-an-agent`), which
+/// tests read from `CAXTON_PLUGIN_DIR` and the binary does not carry.
 const PLUGINS: &[&str] = &[
-    "echo",
-    "counter",
-    "compute",
-    "hog",
-    "crasher",
-    "relay",
-    "streamer",
-    "probe",
-    "hostile",
-    "not-an-agent",
+    "echo", "counter", "compute", "hog", "crasher", "relay", "streamer", "hostile",
 ];
 const TARGET: &str = "wasm32-wasip2";
 

@@ -27,7 +27,10 @@
 //! - `spoof-long N`: sends to an address of N bytes;
 //! - `long-error N`: fails the request with a reason of N bytes;
 //! - `reply-blob N`: replies N bytes of 0xFF (not UTF-8);
-//! - `echo ...`: replies the payload.
+//! - `echo ...`: replies the payload;
+//! - WASI escapes (`read PATH`, `list PATH`, `write PATH TEXT`, `remove`,
+//!   `symlink`, `env`, `clock`, `connect ADDR`): see `wasi.rs`; replies
+//!   what it got, or `denied: <error>`.
 
 #[allow(clippy::all)]
 mod bindings {
@@ -43,6 +46,8 @@ use bindings::caxton::agent::host;
 use bindings::caxton::agent::types::{HandleFailure, Kind, Level, Message, Outgoing};
 use bindings::{Guest, export};
 use std::hint::black_box;
+
+mod wasi;
 
 struct Hostile;
 
@@ -71,6 +76,10 @@ fn number(arg: &str) -> usize {
 
 fn handle(msg: Message) -> Result<(), String> {
     let text = String::from_utf8_lossy(&msg.payload).into_owned();
+    if let Some(result) = wasi::run(&text) {
+        let answer = result.unwrap_or_else(|e| format!("denied: {e}"));
+        return reply(&msg, answer.into_bytes());
+    }
     let (verb, arg) = text.split_once(' ').unwrap_or((&text, ""));
     match verb {
         "loop" | "batch-loop" => spin(),

@@ -21,6 +21,9 @@ pub struct EngineOptions {
     pub cache_dir: Option<PathBuf>,
     /// Meter fuel (costs some speed for every agent; needed for fuel quotas).
     pub fuel: bool,
+    /// The host's files the node may use (component files, data dirs);
+    /// none by default.
+    pub files: std::sync::Arc<dyn super::files::HostFiles>,
 }
 
 impl Default for EngineOptions {
@@ -31,6 +34,7 @@ impl Default for EngineOptions {
             tick: Duration::from_millis(1),
             cache_dir: None,
             fuel: false,
+            files: std::sync::Arc::new(super::files::NoFiles),
         }
     }
 }

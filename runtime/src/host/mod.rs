@@ -4,6 +4,8 @@
 //!   epoch interruption, async support) and its epoch ticker.
 //! - [`cache`]: compiled components kept on disk, so a second start skips
 //!   compilation.
+//! - [`files`]: the host's files as the embedding program lends them
+//!   (component files, data dirs); the library opens none by itself.
 //! - [`plugin`]: a loaded component checked against the `caxton:agent` world,
 //!   with its `InstancePre`; [`builtin`] lists the embedded ones.
 //! - [`ctx`] and [`imports`]: the per-agent store data and the host
@@ -18,11 +20,13 @@ pub mod builtin;
 pub mod cache;
 pub mod ctx;
 pub mod engine;
+pub mod files;
 mod imports;
 pub mod instance;
 pub mod plugin;
 mod wasi;
 
 pub use engine::{CaxtonEngine, EngineOptions};
+pub use files::{AmbientFiles, HostFiles, NoFiles};
 pub use instance::{AgentInstance, InstanceSpec};
 pub use plugin::{Plugin, PluginError};

@@ -1,6 +1,5 @@
 //! Loading a component and checking it against the `caxton:agent` world.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,7 +81,8 @@ impl std::fmt::Debug for Plugin {
 const EXPORTS: [&str; 3] = ["init", "handle", "handle-batch"];
 
 impl Plugin {
-    /// Loads a built-in plugin by name, or a component file by path.
+    /// Loads a built-in plugin by name, or a component file by path (read
+    /// through the engine's [`super::files::HostFiles`]).
     pub fn resolve(engine: &CaxtonEngine, name_or_path: &str) -> Result<Plugin, PluginError> {
         if let Some(bytes) = super::builtin::bytes(name_or_path) {
             return Plugin::from_bytes(engine, name_or_path, bytes);
@@ -94,10 +94,14 @@ impl Plugin {
                 builtins: super::builtin::names().collect::<Vec<_>>().join(", "),
             });
         }
-        let bytes = std::fs::read(Path::new(name_or_path)).map_err(|source| PluginError::Read {
-            path: name_or_path.to_string(),
-            source,
-        })?;
+        let bytes = engine
+            .options
+            .files
+            .component(name_or_path)
+            .map_err(|source| PluginError::Read {
+                path: name_or_path.to_string(),
+                source,
+            })?;
         Plugin::from_bytes(engine, name_or_path, &bytes)
     }
 

@@ -45,10 +45,7 @@ impl Node {
                 dir: dir.clone(),
                 why: e.to_string(),
             };
-            std::fs::create_dir_all(dir).map_err(bad)?;
-            // Absolute, so agents spawned later see the same directory
-            // whatever the working directory is then.
-            def.data_dir = Some(std::fs::canonicalize(dir).map_err(bad)?);
+            def.data_dir = Some(self.engine().options().files.data_dir(dir).map_err(bad)?);
         }
         self.inner
             .tenants

@@ -14,9 +14,9 @@ pub enum Expect {
     /// call or its budget for the call (the reply or refusal names it) or,
     /// if it reaches the deadline first, by the deadline.
     Bounded,
-    /// The probe's operation is denied by WASI (its reply starts `denied:`).
+    /// The guest's WASI operation is denied (its reply starts `denied:`).
     Denied,
-    /// The probe sees nothing (its reply equals this text).
+    /// The guest sees nothing (its reply equals this text).
     Sees(&'static str),
     /// The agent replies, and the reply contains this text (what the host
     /// told it).
@@ -201,33 +201,33 @@ pub const CASES: &[Case] = &[
     ),
     case(
         "open a host file",
-        "probe",
+        "hostile",
         "read /etc/passwd",
         Expect::Denied,
     ),
-    case("list the host root", "probe", "list /", Expect::Denied),
+    case("list the host root", "hostile", "list /", Expect::Denied),
     case(
         "escape the data dir with ..",
-        "probe",
+        "hostile",
         "read /data/../etc/passwd",
         Expect::Denied,
     ),
     case(
         "open a socket",
-        "probe",
+        "hostile",
         "connect 127.0.0.1:22",
         Expect::Denied,
     ),
     case(
         "read the environment",
-        "probe",
+        "hostile",
         "env",
         Expect::Sees("0 vars, 0 args"),
     ),
     case("invalid component", "garbage", "", Expect::NotLoaded),
     case(
         "component of the wrong world",
-        "not-an-agent",
+        "empty-component",
         "",
         Expect::NotLoaded,
     ),

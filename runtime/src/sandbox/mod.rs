@@ -117,6 +117,10 @@ pub fn run(node: &Node, tenant: &str, case: &Case, bystander: &AgentHandle) -> O
     }
 }
 
+/// A valid component that imports and exports nothing: of another world
+/// than `caxton:agent` (the header of the component binary format alone).
+const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
 /// Runs the case; returns whether it ended as expected, whether the
 /// deadline cut it, and what was seen.
 fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, bool, String) {
@@ -126,6 +130,9 @@ fn attempt(node: &Node, tenant: &str, case: &Case) -> (bool, bool, String) {
                 .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
                 .collect();
             crate::host::Plugin::from_bytes(node.engine(), "garbage", &bytes)
+        }
+        "empty-component" => {
+            crate::host::Plugin::from_bytes(node.engine(), "empty-component", EMPTY_COMPONENT)
         }
         name => node.plugin(name),
     };

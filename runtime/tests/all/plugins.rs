@@ -90,6 +90,44 @@ fn a_component_of_another_world_names_what_is_missing() {
 }
 
 #[test]
+fn a_node_given_no_files_reads_none() {
+    // The library opens no file by itself: a node whose embedder lent it
+    // no files refuses a component file, and a tenant's data dir, by name.
+    let t = node_with(EngineOptions {
+        max_agents: 4,
+        max_memory: 64 << 20,
+        ..EngineOptions::default()
+    });
+    let err = t
+        .node
+        .plugin(&format!("{PLUGIN_DIR}/echo.wasm"))
+        .unwrap_err();
+    assert!(err.to_string().contains("given no host files"), "{err}");
+    let dir = temp_dir("no-files");
+    let tenant = caxton::core::tenant::Tenant {
+        data_dir: Some(dir.join("acme")),
+        ..Default::default()
+    };
+    let err = t.node.set_tenant("acme", tenant).unwrap_err();
+    assert!(err.to_string().contains("given no host files"), "{err}");
+    assert!(!dir.join("acme").exists());
+    assert_answers(
+        &t.node
+            .spawn_blocking(&t.node.plugin("echo").unwrap(), Default::default())
+            .unwrap(),
+    );
+}
+
+#[test]
+fn test_fixtures_are_not_built_in() {
+    let builtins: Vec<_> = caxton::host::builtin::names().collect();
+    assert!(builtins.contains(&"hostile"), "{builtins:?}");
+    assert!(!builtins.contains(&"not-an-agent"), "{builtins:?}");
+    // ...but the build made them, for tests.
+    assert!(std::path::Path::new(&format!("{PLUGIN_DIR}/not-an-agent.wasm")).exists());
+}
+
+#[test]
 fn a_component_file_loads_by_path() {
     let path = format!("{PLUGIN_DIR}/echo.wasm");
     let t = node();

@@ -41,9 +41,9 @@ fn an_agent_reads_and_writes_its_tenants_data_dir_and_nothing_else() {
     let t = node();
     t.node.set_tenant("a", with_dir(&a_dir)).unwrap();
     t.node.set_tenant("b", with_dir(&b_dir)).unwrap();
-    let a = spawn(&t, "probe", "a", "probe", "");
-    let b = spawn(&t, "probe", "b", "probe", "");
-    let none = spawn(&t, "probe", "c", "probe", "");
+    let a = spawn(&t, "hostile", "a", "probe", "");
+    let b = spawn(&t, "hostile", "b", "probe", "");
+    let none = spawn(&t, "hostile", "c", "probe", "");
 
     // Within its dir: write, read back, list; the file is really on the host.
     assert_eq!(ask(&a, "write /data/notes.txt hello"), "ok");

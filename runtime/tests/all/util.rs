@@ -20,11 +20,18 @@ pub fn cache_dir() -> Option<std::path::PathBuf> {
     Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
 }
 
+/// The test process's own files, lent to a node (for component files and
+/// data dirs), as `caxton-run` lends its own.
+pub fn files() -> std::sync::Arc<dyn caxton::host::HostFiles> {
+    std::sync::Arc::new(caxton::host::AmbientFiles::new(cap_std::ambient_authority()))
+}
+
 pub fn node() -> TestNode {
     node_with(EngineOptions {
         max_agents: 64,
         max_memory: 256 << 20,
         cache_dir: cache_dir(),
+        files: files(),
         ..EngineOptions::default()
     })
 }

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use caxton::core::limits::{parse_duration, parse_size};
-use caxton::host::{CaxtonEngine, EngineOptions};
+use caxton::host::{AmbientFiles, CaxtonEngine, EngineOptions};
 use caxton::node::{Node, RestoreReport};
 use caxton::persist::Db;
 use clap::{Args, Parser, Subcommand};
@@ -202,6 +202,9 @@ fn start_node(
         max_memory: args.max_memory,
         fuel: args.fuel,
         cache_dir,
+        // The one place the process lends its own file access to the
+        // library: component files and data dirs the user names.
+        files: std::sync::Arc::new(AmbientFiles::new(cap_std::ambient_authority())),
         ..EngineOptions::default()
     })
     .context("starting the node")?;

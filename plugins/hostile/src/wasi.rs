@@ -1,9 +1,8 @@
-//! `probe`: asks WASI for what a sandboxed agent should not have, and uses
-//! the one thing it may have (its tenant's data dir, `/data`). Each request
-//! replies what happened; a refused operation replies `denied: <error>`, so
-//! a test or script sees the host's answer rather than a trap.
+//! What a sandboxed agent asks WASI for and should not get, and the one
+//! thing it may have (its tenant's data dir, `/data`). Each command replies
+//! what happened; a refused operation replies `denied: <error>`, so a test
+//! or script sees the host's answer rather than a trap.
 //!
-//! Commands (one per request, arguments after a space):
 //! - `write PATH TEXT`, `read PATH`, `list PATH`, `remove PATH`;
 //! - `symlink TARGET LINK`: makes LINK point at TARGET;
 //! - `env`: the number of environment variables and arguments it sees;
@@ -11,12 +10,18 @@
 //!   monotonic clock moved over a busy loop;
 //! - `connect ADDR`: opens a TCP connection.
 
-use caxton_sdk::{Agent, Message};
 use std::hint::black_box;
 
-struct Probe;
+/// Runs one WASI command; `None` if `command` is not one.
+pub(crate) fn run(command: &str) -> Option<Result<String, std::io::Error>> {
+    const VERBS: [&str; 8] = [
+        "write", "read", "list", "remove", "symlink", "env", "clock", "connect",
+    ];
+    let (verb, _) = command.split_once(' ').unwrap_or((command, ""));
+    VERBS.contains(&verb).then(|| wasi(command))
+}
 
-fn run(command: &str) -> Result<String, std::io::Error> {
+fn wasi(command: &str) -> Result<String, std::io::Error> {
     let (verb, rest) = command.split_once(' ').unwrap_or((command, ""));
     match verb {
         "write" => {
@@ -80,19 +85,3 @@ fn symlink(target: &str, link: &str) -> Result<(), std::io::Error> {
     )))
 }
 
-impl Agent for Probe {
-    fn init(_config: &str) -> Result<Self, String> {
-        Ok(Probe)
-    }
-
-    fn handle(&mut self, msg: Message) -> Result<(), String> {
-        let command = String::from_utf8_lossy(&msg.payload);
-        let answer = match run(&command) {
-            Ok(text) => text,
-            Err(e) => format!("denied: {e}"),
-        };
-        caxton_sdk::reply(&msg, answer.into_bytes())
-    }
-}
-
-caxton_sdk::export_agent!(Probe);
