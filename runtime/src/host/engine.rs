@@ -1,11 +1,13 @@
 //! The node's wasmtime engine and its epoch ticker.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::cache::ComponentCache;
+use super::ticker::{Ticker, TickerOwner};
 
 /// How a node's engine is sized. The pooling allocator reserves its slots up
 /// front, so the maximum agent count and memory per agent are fixed here.
@@ -21,9 +23,12 @@ pub struct EngineOptions {
     pub cache_dir: Option<PathBuf>,
     /// Meter fuel (costs some speed for every agent; needed for fuel quotas).
     pub fuel: bool,
+    /// How agents' memories sit in the address space: whether compiled
+    /// code needs explicit bounds checks.
+    pub memory_layout: MemoryLayout,
     /// The host's files the node may use (component files, data dirs);
     /// none by default.
-    pub files: std::sync::Arc<dyn super::files::HostFiles>,
+    pub files: Arc<dyn super::files::HostFiles>,
 }
 
 impl Default for EngineOptions {
@@ -34,20 +39,52 @@ impl Default for EngineOptions {
             tick: Duration::from_millis(1),
             cache_dir: None,
             fuel: false,
-            files: std::sync::Arc::new(super::files::NoFiles),
+            memory_layout: MemoryLayout::Guarded,
+            files: Arc::new(super::files::NoFiles),
         }
     }
 }
 
-/// A configured engine, the on-disk cache, and the thread that ticks epochs.
-///
-/// The ticker thread holds only a weak reference and exits once the last
-/// clone of the engine is dropped.
+/// How agents' linear memories are laid out in the address space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemoryLayout {
+    /// Each memory gets 4 GiB of address space and guard regions around
+    /// it, so a 32-bit guest address can never reach past them: Cranelift
+    /// compiles loads and stores without bounds checks, and a stray access
+    /// traps on an unmapped page. About 4.06 GiB of (untouched, unbacked)
+    /// address space per agent slot: up to [`GUARDED_MAX_AGENTS`] slots.
+    #[default]
+    Guarded,
+    /// Each memory gets only the address space of the largest memory an
+    /// agent may have: more slots fit, and every guest load and store is
+    /// bounds-checked (memory-heavy code runs slower). For nodes with more
+    /// agent slots than `Guarded` allows.
+    Compact,
+}
+
+impl MemoryLayout {
+    /// Its name, as the figures that depend on it report it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryLayout::Guarded => "guarded (no bounds checks)",
+            MemoryLayout::Compact => "compact (bounds-checked)",
+        }
+    }
+}
+
+/// The most agent slots a [`MemoryLayout::Guarded`] engine may have: their
+/// reservations (4 GiB + 2 x 32 MiB of guards each) must fit in a 47-bit
+/// user address space (128 TiB) with room for everything else.
+pub const GUARDED_MAX_AGENTS: u32 = 24_000;
+
+/// A configured engine, the on-disk cache, and the thread that ticks epochs
+/// while guest code runs (it ends with the last clone of the engine).
 #[derive(Clone)]
 pub struct CaxtonEngine {
     pub(crate) engine: Engine,
     pub(crate) cache: ComponentCache,
     pub(crate) options: EngineOptions,
+    pub(crate) ticker: Arc<TickerOwner>,
 }
 
 impl std::fmt::Debug for CaxtonEngine {
@@ -103,22 +140,38 @@ impl CaxtonEngine {
             .memory_init_cow(true)
             .max_wasm_stack(512 << 10)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        // Thousands of slots at the default 4 GiB reservation each would
-        // exhaust the address space: reserve what an agent can really use
-        // and let wasmtime bounds-check above it.
-        let reservation = options.max_memory.next_power_of_two().max(64 << 20);
-        if u64::from(agents) * (4 << 30) > (32u64 << 40) {
-            config
-                .memory_reservation(reservation)
-                .memory_guard_size(64 << 10);
+        match options.memory_layout {
+            // wasmtime's defaults on 64-bit hosts: a 4 GiB reservation and
+            // 32 MiB guards, before and after; traps are signals.
+            MemoryLayout::Guarded if agents > GUARDED_MAX_AGENTS => {
+                return Err(fail(format!(
+                    "{agents} agent slots of 4 GiB of address space each do not fit in the address space \
+                     (at most {GUARDED_MAX_AGENTS}); lower --max-agents, or use --compact-memory \
+                     (bounds-checked guest code, for any number of slots)"
+                )));
+            }
+            MemoryLayout::Guarded => {
+                config
+                    .memory_reservation(4 << 30)
+                    .memory_guard_size(32 << 20)
+                    .guard_before_linear_memory(true)
+                    .signals_based_traps(true);
+            }
+            MemoryLayout::Compact => {
+                let reservation = options.max_memory.next_power_of_two().max(64 << 20);
+                config
+                    .memory_reservation(reservation)
+                    .memory_guard_size(64 << 10);
+            }
         }
         let engine = Engine::new(&config).map_err(|e| fail(format!("{e:#}")))?;
-        spawn_ticker(&engine, options.tick);
+        let ticker = Arc::new(TickerOwner(Ticker::start(&engine, options.tick)));
         let cache = ComponentCache::new(options.cache_dir.clone());
         Ok(CaxtonEngine {
             engine,
             cache,
             options,
+            ticker,
         })
     }
 
@@ -127,22 +180,36 @@ impl CaxtonEngine {
         &self.engine
     }
 
+    /// The epoch ticker (whether it is parked: an idle node's is).
+    pub fn ticker(&self) -> &Arc<Ticker> {
+        &self.ticker.0
+    }
+
     /// The sizing this engine was built with.
     pub fn options(&self) -> &EngineOptions {
         &self.options
     }
 }
 
-fn spawn_ticker(engine: &Engine, tick: Duration) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("caxton-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(tick);
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guarded_memories_refuse_more_slots_than_fit_and_name_the_way_out() {
+        let err = CaxtonEngine::new(EngineOptions {
+            max_agents: GUARDED_MAX_AGENTS + 1,
+            ..EngineOptions::default()
         })
-        .expect("spawning the epoch thread");
+        .unwrap_err();
+        assert!(err.to_string().contains("--compact-memory"), "{err}");
+        let engine = CaxtonEngine::new(EngineOptions {
+            max_agents: 16,
+            max_memory: 64 << 20,
+            memory_layout: MemoryLayout::Compact,
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        assert_eq!(engine.options().memory_layout.name(), "compact (bounds-checked)");
+    }
 }

@@ -13,6 +13,7 @@ use super::bindings::caxton::agent::types;
 use super::ctx::{AgentCtx, SharedLog, SharedState};
 use super::engine::CaxtonEngine;
 use super::plugin::Plugin;
+use super::ticker::Ticker;
 use crate::core::address::Reach;
 use crate::core::budget;
 use crate::core::envelope::{Effects, Envelope};
@@ -63,6 +64,8 @@ pub struct AgentInstance {
     /// How long past its deadline a call that waits in a host call (and so
     /// reaches no epoch check) is abandoned: one epoch tick.
     tick: Duration,
+    /// Ticks the epoch while this agent's code runs.
+    ticker: Arc<Ticker>,
     init_writes: Vec<(String, Option<Vec<u8>>)>,
 }
 
@@ -74,6 +77,9 @@ impl AgentInstance {
         spec: InstanceSpec,
     ) -> Result<Self, Failure> {
         let tick = engine.options.tick;
+        let ticker = engine.ticker().clone();
+        // Instantiation (start functions) and `init` run guest code.
+        let _running = ticker.enter();
         let fuel = spec.limits.fuel;
         let background = spec.background;
         let ctx = AgentCtx::new(&spec)?;
@@ -127,6 +133,7 @@ impl AgentInstance {
             store,
             bindings,
             tick,
+            ticker: ticker.clone(),
             init_writes: Vec::new(),
         };
         let until = instance.store.data().deadline_at + tick;
@@ -169,6 +176,7 @@ impl AgentInstance {
             }
         }
         self.store.set_epoch_deadline(1);
+        let _running = self.ticker.enter();
         // One deadline for the whole call, however many messages it has.
         let until = self.store.data().deadline_at + self.tick;
         let call = async {

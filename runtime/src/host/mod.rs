@@ -1,7 +1,8 @@
 //! The wasmtime layer: everything that touches a component.
 //!
 //! - [`engine`]: the one [`wasmtime::Engine`] of a node (pooling allocator,
-//!   epoch interruption, async support) and its epoch ticker.
+//!   epoch interruption, async support); [`ticker`]: its epoch ticker,
+//!   which runs only while guest code does.
 //! - [`cache`]: compiled components kept on disk, so a second start skips
 //!   compilation.
 //! - [`files`]: the host's files as the embedding program lends them
@@ -24,9 +25,10 @@ pub mod files;
 mod imports;
 pub mod instance;
 pub mod plugin;
+pub mod ticker;
 mod wasi;
 
-pub use engine::{CaxtonEngine, EngineOptions};
+pub use engine::{CaxtonEngine, EngineOptions, MemoryLayout};
 pub use files::{AmbientFiles, HostFiles, NoFiles};
 pub use instance::{AgentInstance, InstanceSpec};
 pub use plugin::{Plugin, PluginError};

@@ -172,3 +172,19 @@ fn a_long_error_arrives_truncated_and_the_connection_keeps_serving() {
         .unwrap();
     assert_eq!(reply, b"after");
 }
+
+#[test]
+fn the_epoch_ticker_sleeps_while_no_guest_runs_and_wakes_for_a_runaway() {
+    // An idle node has no periodic wake-ups: its epoch ticker parks. A
+    // guest that then runs away still meets its deadline, because entering
+    // guest code wakes the ticker.
+    let t = node();
+    let ticker = t.node.engine().ticker().clone();
+    let agent = t.spawn("hostile", "sleeper", limits(Duration::from_millis(100)));
+    eventually(|| ticker.is_parked());
+    let err = agent
+        .request_blocking(b"loop".to_vec(), TIMEOUT)
+        .unwrap_err();
+    assert!(err.to_string().contains("deadline"), "{err}");
+    eventually(|| ticker.is_parked());
+}

@@ -239,3 +239,32 @@ mod fuzz_loading {
         }
     }
 }
+
+#[test]
+fn every_kernel_gives_the_same_checksum_in_wasm_and_natively() {
+    // The premise of scripts/overhead.rhai: the compute plugin and the
+    // host's twin run the same kernel to the same result.
+    let t = node();
+    let compute = t
+        .node
+        .spawn_blocking(&t.node.plugin("compute").unwrap(), Default::default())
+        .unwrap();
+    for kernel in [
+        "fib 1000",
+        "sieve 10000",
+        "matmul 12",
+        "sha256 10000",
+        "parse 1000",
+        "nbody 1000",
+    ] {
+        let wasm = compute
+            .request_blocking(kernel.as_bytes().to_vec(), super::util::TIMEOUT)
+            .unwrap();
+        let native = caxton_kernels::run(kernel).unwrap();
+        assert_eq!(
+            String::from_utf8(wasm).unwrap(),
+            native.to_string(),
+            "{kernel}"
+        );
+    }
+}

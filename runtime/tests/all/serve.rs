@@ -188,6 +188,53 @@ fn ctrl_c_or_sigterm_stops_a_served_node_cleanly_and_its_clients_are_told() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// CPU time process `pid` has used so far, all its threads, in ns (Linux's
+/// schedstat; `None` elsewhere).
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+            .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .sum(),
+    )
+}
+
+#[test]
+fn an_idle_served_node_uses_no_cpu() {
+    // Served, with an agent that has run: then nothing happens for 5 s. No
+    // periodic wake-ups (the epoch ticker parks while no guest runs), so
+    // the process uses well under 0.5% of a core.
+    let dir = std::env::temp_dir().join(format!("caxton-idle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = node();
+    let rt = t.node.runtime().clone();
+    let mut served = serve(&dir);
+    let client = served.client(&rt);
+    rt.block_on(client.spawn("echo", r#"{"name":"e"}"#))
+        .unwrap();
+    rt.block_on(client.request("e", b"hi".to_vec(), TIMEOUT))
+        .unwrap();
+    client.close();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let pid = served.child.id();
+    let Some(before) = cpu_ns(pid) else {
+        eprintln!("skipped: no /proc/PID/task/*/schedstat on this system");
+        return;
+    };
+    let window = std::time::Duration::from_secs(5);
+    std::thread::sleep(window);
+    let used = cpu_ns(pid).unwrap() - before;
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let share = used as f64 / window.as_nanos() as f64 * 100.0;
+    assert!(
+        share < 0.5,
+        "an idle node used {used} ns of CPU in {window:?} ({share:.3}% of a core)"
+    );
+}
+
 /// Threads of process `pid` named `name` (Linux; `None` elsewhere).
 fn threads_named(pid: u32, name: &str) -> Option<usize> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use caxton::core::limits::{parse_duration, parse_size};
-use caxton::host::{AmbientFiles, CaxtonEngine, EngineOptions};
+use caxton::host::{AmbientFiles, CaxtonEngine, EngineOptions, MemoryLayout};
 use caxton::node::{Node, RestoreReport};
 use caxton::persist::Db;
 use clap::{Args, Parser, Subcommand};
@@ -82,9 +82,17 @@ enum Command {
 /// How the node is sized and where it keeps things (script and serve alike).
 #[derive(Debug, Args)]
 struct NodeArgs {
-    /// How many agents the node can hold at once (sizes the instance pool).
+    /// How many agents the node can hold at once (sizes the instance pool;
+    /// above 24,000 needs --compact-memory).
     #[arg(long, default_value_t = 12_000)]
     max_agents: u32,
+
+    /// Lay agents' memories out compactly: more agent slots fit in the
+    /// address space, but every guest load and store is bounds-checked
+    /// (memory-heavy guests run slower). By default each memory has 4 GiB
+    /// of address space and guard regions, and needs no bounds checks.
+    #[arg(long)]
+    compact_memory: bool,
 
     /// The most linear memory any agent may be given (e.g. 256MiB, 1GiB).
     #[arg(long, default_value = "1GiB", value_parser = size_arg)]
@@ -202,6 +210,11 @@ fn start_node(
         max_memory: args.max_memory,
         fuel: args.fuel,
         cache_dir,
+        memory_layout: if args.compact_memory {
+            MemoryLayout::Compact
+        } else {
+            MemoryLayout::Guarded
+        },
         // The one place the process lends its own file access to the
         // library: component files and data dirs the user names.
         files: std::sync::Arc::new(AmbientFiles::new(cap_std::ambient_authority())),

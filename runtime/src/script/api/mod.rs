@@ -111,6 +111,18 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
 
     let c = ctx.clone();
     engine.register_fn("agent_count", move || c.node.agent_count() as i64);
+    // The engine's settings, which some figures depend on (bounds checks).
+    let c = ctx.clone();
+    engine.register_fn("engine_info", move || -> Map {
+        let o = c.node.engine().options();
+        let mut m = Map::new();
+        m.insert("max_agents".into(), Dynamic::from(i64::from(o.max_agents)));
+        m.insert("max_memory".into(), options::int(o.max_memory));
+        m.insert("memory_layout".into(), o.memory_layout.name().into());
+        m.insert("fuel".into(), o.fuel.into());
+        m.insert("tick_ns".into(), options::int(o.tick.as_nanos() as u64));
+        m
+    });
     let c = ctx.clone();
     engine.register_fn("agent", move |name: &str| -> Fallible<Agent> {
         c.node
