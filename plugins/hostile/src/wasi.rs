@@ -84,4 +84,3 @@ fn symlink(target: &str, link: &str) -> Result<(), std::io::Error> {
         "`{link}` is in no preopened directory"
     )))
 }
-

@@ -210,6 +210,9 @@ mod tests {
             ..EngineOptions::default()
         })
         .unwrap();
-        assert_eq!(engine.options().memory_layout.name(), "compact (bounds-checked)");
+        assert_eq!(
+            engine.options().memory_layout.name(),
+            "compact (bounds-checked)"
+        );
     }
 }
