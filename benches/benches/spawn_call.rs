@@ -17,86 +17,13 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use caxton::host::bindings::caxton::agent::types::{Kind, Message, Outgoing};
+use caxton::host::bindings::caxton::agent::types::Message;
+use caxton::host::raw::{RawHost as Raw, raw_linker, request_message};
 use caxton::host::{CaxtonEngine, EngineOptions};
 use caxton::node::{Node, SpawnOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 use wasmtime::Store;
-use wasmtime::component::{Component, Linker, ResourceTable, Val};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-/// The store data of the plain-wasmtime baseline: just WASI.
-struct Raw {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl Raw {
-    fn new() -> Self {
-        Raw {
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-        }
-    }
-}
-
-impl WasiView for Raw {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// A linker with WASI and a do-nothing `caxton:agent/host` (replies succeed
-/// and go nowhere): the least a host must provide to run the component.
-fn raw_linker(engine: &wasmtime::Engine) -> Linker<Raw> {
-    let mut linker = Linker::<Raw>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
-    let mut host = linker.instance("caxton:agent/host@0.1.0").unwrap();
-    type Answer = (Result<(), String>,);
-    host.func_wrap("send", |_, (_to, _msg): (String, Outgoing)| {
-        Ok::<Answer, _>((Ok(()),))
-    })
-    .unwrap();
-    host.func_wrap("reply", |_, (_id, _msg): (u64, Outgoing)| {
-        Ok::<Answer, _>((Ok(()),))
-    })
-    .unwrap();
-    host.func_wrap("forward", |_, (_id, _to, _msg): (u64, String, Outgoing)| {
-        Ok::<Answer, _>((Ok(()),))
-    })
-    .unwrap();
-    host.func_new("log", |_, _, _, _| Ok(())).unwrap();
-    host.func_new("state-set", |_, _, _, _| Ok(())).unwrap();
-    host.func_new("now", |_, _, _, results| {
-        results[0] = Val::U64(0);
-        Ok(())
-    })
-    .unwrap();
-    host.func_new("self-id", |_, _, _, results| {
-        results[0] = Val::String("raw".into());
-        Ok(())
-    })
-    .unwrap();
-    host.func_new("state-get", |_, _, _, results| {
-        results[0] = Val::Option(None);
-        Ok(())
-    })
-    .unwrap();
-    linker
-}
-
-fn message() -> Message {
-    Message {
-        id: 1,
-        sender: String::new(),
-        conversation: None,
-        kind: Kind::Request,
-        payload: vec![b'x'; 256],
-    }
-}
+use wasmtime::component::Component;
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -112,7 +39,10 @@ fn benches(c: &mut Criterion) {
     let node = Node::new(caxton, rt.handle().clone());
     let plugin = node.plugin("echo").unwrap();
     let component = Component::new(&engine, caxton::host::builtin::bytes("echo").unwrap()).unwrap();
-    let pre = raw_linker(&engine).instantiate_pre(&component).unwrap();
+    let pre = raw_linker(&engine)
+        .unwrap()
+        .instantiate_pre(&component)
+        .unwrap();
 
     let mut spawn = c.benchmark_group("spawn");
     spawn.bench_function("raw", |b| {
@@ -185,7 +115,7 @@ fn benches(c: &mut Criterion) {
     let handle = instance
         .get_typed_func::<(&Message,), (Result<(), String>,)>(&mut store, "handle")
         .unwrap();
-    let msg = message();
+    let msg = request_message(vec![b'x'; 256]);
     call.bench_function("raw", |b| {
         b.iter(|| {
             handle

@@ -85,6 +85,8 @@ pub struct CaxtonEngine {
     pub(crate) cache: ComponentCache,
     pub(crate) options: EngineOptions,
     pub(crate) ticker: Arc<TickerOwner>,
+    /// Fuel burned by all guests' handlers so far (metering on).
+    pub(crate) fuel_burned: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for CaxtonEngine {
@@ -172,12 +174,22 @@ impl CaxtonEngine {
             cache,
             options,
             ticker,
+            fuel_burned: Arc::default(),
         })
     }
 
     /// The wasmtime engine (for baselines that use it directly).
     pub fn wasmtime(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Fuel all guests' handlers have burned so far, if fuel is metered: a
+    /// count of WebAssembly operators executed (host calls, I/O and the
+    /// host's own work are not in it), the same on any machine.
+    pub fn fuel_burned(&self) -> Option<u64> {
+        self.options
+            .fuel
+            .then(|| self.fuel_burned.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The epoch ticker (whether it is parked: an idle node's is).

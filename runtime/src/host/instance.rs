@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
@@ -66,6 +66,8 @@ pub struct AgentInstance {
     tick: Duration,
     /// Ticks the epoch while this agent's code runs.
     ticker: Arc<Ticker>,
+    /// The engine's fuel count, when fuel is metered.
+    fuel_burned: Option<Arc<AtomicU64>>,
     init_writes: Vec<(String, Option<Vec<u8>>)>,
 }
 
@@ -134,6 +136,7 @@ impl AgentInstance {
             bindings,
             tick,
             ticker: ticker.clone(),
+            fuel_burned: engine.options.fuel.then(|| engine.fuel_burned.clone()),
             init_writes: Vec::new(),
         };
         let until = instance.store.data().deadline_at + tick;
@@ -176,6 +179,7 @@ impl AgentInstance {
             }
         }
         self.store.set_epoch_deadline(1);
+        let fuel_before = self.store.get_fuel().ok();
         let _running = self.ticker.enter();
         // One deadline for the whole call, however many messages it has.
         let until = self.store.data().deadline_at + self.tick;
@@ -205,7 +209,13 @@ impl AgentInstance {
                     })
             }
         };
-        let Some(result) = within(until, call).await else {
+        let result = within(until, call).await;
+        if let (Some(count), Some(before), Ok(after)) =
+            (&self.fuel_burned, fuel_before, self.store.get_fuel())
+        {
+            count.fetch_add(before.saturating_sub(after), Relaxed);
+        }
+        let Some(result) = result else {
             return Err((
                 Failure::Deadline {
                     limit: ctx_deadline,

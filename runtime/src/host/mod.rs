@@ -12,6 +12,8 @@
 //! - [`ctx`] and [`imports`]: the per-agent store data and the host
 //!   functions agents import; [`wasi`] the deny-by-default WASI context.
 //! - [`instance`]: one live agent instance: instantiate, init, handle.
+//! - [`raw`]: the same component in plain wasmtime, the baseline Caxton's
+//!   spawns and calls are measured against.
 //!
 //! This layer knows nothing of mailboxes or routing: a handler's sends and
 //! replies come back as [`crate::core::envelope::Effects`] for the node.
@@ -25,6 +27,7 @@ pub mod files;
 mod imports;
 pub mod instance;
 pub mod plugin;
+pub mod raw;
 pub mod ticker;
 mod wasi;
 

@@ -59,6 +59,10 @@ pub struct Stats {
     /// includes; `None` for anything without a schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_lag: Option<SendLag>,
+    /// Fuel the guests burned per operation (on a node that meters fuel):
+    /// a count of WebAssembly work, the same on any machine and any day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<f64>,
 }
 
 /// How far behind its schedule an open-model load generator sent, ns: its
@@ -153,6 +157,7 @@ impl Stats {
             noise: 0.0,
             resources: None,
             send_lag: None,
+            fuel: None,
         }
     }
 }

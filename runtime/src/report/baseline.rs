@@ -208,10 +208,14 @@ impl Baseline {
                 ("p50", old.p50 as f64, cur.p50 as f64, false),
                 ("p99", old.p99 as f64, cur.p99 as f64, false),
             ];
-            for (metric, b, c, higher_is_better) in metrics {
+            // Fuel is a count of guest work, not a time: no noise moves
+            // it, so any increase is a regression.
+            let fuel = old.fuel.zip(cur.fuel).map(|(b, c)| ("fuel", b, c, false));
+            for (metric, b, c, higher_is_better) in metrics.into_iter().chain(fuel) {
                 if b <= 0.0 {
                     continue;
                 }
+                let band = if metric == "fuel" { 0.0 } else { band };
                 let change = (c - b) / b;
                 let worse = if higher_is_better { -change } else { change };
                 changes.push(Change {
@@ -310,6 +314,23 @@ mod tests {
         // Faster is never a regression, and neither is a 5% change.
         let (better, _) = run(&[("fast", 950, 0.0), ("noisy", 500, 0.0)]);
         assert!(!baseline.compare(&better, 0.10).regressed());
+    }
+
+    #[test]
+    fn any_increase_in_fuel_is_a_regression_whatever_the_noise() {
+        let (mut old, hists) = run(&[("work", 1000, 0.30)]);
+        old.measurements[0].fuel = Some(10_000.0);
+        let baseline = Baseline::new("b", &old, &hists).unwrap();
+        let with_fuel = |fuel: f64| {
+            let (mut new, _) = run(&[("work", 1000, 0.30)]);
+            new.measurements[0].fuel = Some(fuel);
+            baseline.compare(&new, 0.10)
+        };
+        let cmp = with_fuel(10_001.0);
+        let fuel = cmp.changes.iter().find(|c| c.metric == "fuel").unwrap();
+        assert!(fuel.regression && fuel.band == 0.0, "{fuel:?}");
+        assert!(!with_fuel(10_000.0).regressed());
+        assert!(!with_fuel(9_000.0).regressed());
     }
 
     #[test]

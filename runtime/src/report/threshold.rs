@@ -25,7 +25,7 @@ pub struct Rule {
 const TIME_STATS: [&str; 9] = [
     "min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "stdev",
 ];
-const COUNT_STATS: [&str; 3] = ["throughput", "count", "errors"];
+const COUNT_STATS: [&str; 4] = ["throughput", "count", "errors", "fuel"];
 /// Memory stats, from the measurement's resources (bytes; `64KiB`, `10MB`).
 pub(crate) const SIZE_STATS: [&str; 2] = ["rss", "rss_per_agent"];
 
@@ -92,6 +92,7 @@ impl Rule {
             "stdev" => stats.stdev,
             "throughput" => stats.throughput,
             "count" => stats.count as f64,
+            "fuel" => stats.fuel.unwrap_or(f64::NAN),
             // No resources known: NaN, which no comparison holds for.
             "rss" => stats.resources.map_or(f64::NAN, |r| r.rss_bytes as f64),
             "rss_per_agent" => stats

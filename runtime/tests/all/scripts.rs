@@ -570,3 +570,72 @@ fn a_script_drives_local_and_remote_agents_alike() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn with_fuel_metered_measure_and_load_report_the_same_fuel_per_call_every_time() {
+    // Fuel is a count of guest work: two measurements of the same request
+    // burn exactly the same fuel per call, a load reports it per message,
+    // a threshold can hold it, and a heavier request burns more.
+    let t = super::util::node_with(caxton::host::EngineOptions {
+        max_agents: 8,
+        max_memory: 64 << 20,
+        fuel: true,
+        ..caxton::host::EngineOptions::default()
+    });
+    let ctx = ScriptContext::new(t.node.clone(), "test.rhai");
+    Runner::new(&ctx, ScriptLimits::default())
+        .run(
+            "test.rhai",
+            r#"
+            let c = spawn(plugin("compute"), #{ name: "c" });
+            let a = measure("fib a", #{ iterations: 50 }, || request(c, "fib 100"));
+            let b = measure("fib b", #{ iterations: 80 }, || request(c, "fib 100"));
+            if a.fuel == () || a.fuel <= 0.0 { throw `no fuel: ${a}`; }
+            if a.fuel != b.fuel { throw `fuel per call differs: ${a.fuel} vs ${b.fuel}`; }
+            let big = measure("fib big", #{ iterations: 20 }, || request(c, "fib 1000"));
+            if big.fuel <= a.fuel * 5.0 { throw `ten times the work, fuel ${big.fuel} vs ${a.fuel}`; }
+            let l = load(#{ name: "fib load", targets: c, concurrency: 2, messages: 100, payload: "fib 100" });
+            // A load's messages may arrive in batches (`handle-batch`), whose
+            // bookkeeping is guest work too: close to, not exactly, one call's.
+            if (l.fuel - a.fuel).abs() > a.fuel * 0.01 { throw `load's fuel per message ${l.fuel} vs measure's ${a.fuel}`; }
+            threshold("fib a", `fuel <= ${a.fuel}`);
+            "#,
+        )
+        .unwrap();
+    let report = ctx.report.lock().unwrap();
+    let fib = report
+        .measurements
+        .iter()
+        .find(|m| m.name == "fib a")
+        .unwrap();
+    assert!(fib.fuel.is_some_and(|f| f > 0.0), "{fib:?}");
+}
+
+#[test]
+fn a_spawn_storm_runs_every_cycle_against_caxton_and_raw_wasmtime() {
+    let ctx = run(
+        r#"
+        let echo = plugin("echo");
+        let raw = raw_storm(echo, 60);
+        let ours = storm(echo, 60);
+        if raw.count != 60 || raw.errors != 0 { throw `raw: ${raw}`; }
+        if ours.count != 60 || ours.errors != 0 { throw `caxton: ${ours}`; }
+        if agent_count() != 0 { throw `a storm leaves no agents: ${agent_count()}`; }
+        "#,
+        ScriptLimits::default(),
+    )
+    .unwrap();
+    let report = ctx.report.lock().unwrap();
+    let names: Vec<_> = report
+        .measurements
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "spawn storm (echo, raw wasmtime)",
+            "spawn storm (echo, caxton)"
+        ]
+    );
+}

@@ -95,6 +95,17 @@ pub trait Target: Send + Sync {
 /// Runs load against `target` on the calling thread (which schedules the
 /// open model and waits for the end), after an optional warmup.
 pub fn run_load(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadReport, LoadError> {
+    run_load_observed(target, options, || {})
+}
+
+/// [`run_load`], calling `measured` once the warmup is over, right before
+/// the run that is reported (e.g. to read a counter the run should be
+/// charged with from there).
+pub fn run_load_observed(
+    target: Arc<dyn Target>,
+    options: &LoadOptions,
+    measured: impl FnOnce(),
+) -> Result<LoadReport, LoadError> {
     if target.is_empty() {
         return Err(LoadError::NoTargets);
     }
@@ -104,6 +115,7 @@ pub fn run_load(target: Arc<dyn Target>, options: &LoadOptions) -> Result<LoadRe
         warm.until = Until::Elapsed(options.warmup);
         run::run_once(target.clone(), &warm)?;
     }
+    measured();
     run::run_once(target, options)
 }
 

@@ -8,7 +8,7 @@ use super::agent::Agent;
 use super::job::Job;
 use super::{Fallible, fail, stats_map};
 use crate::measure::SendLag;
-use crate::measure::load::{LoadOptions, LoadReport, LoadSpec, Target, Until, run_load};
+use crate::measure::load::{LoadOptions, LoadReport, LoadSpec, Target, Until, run_load_observed};
 use crate::node::Targets;
 use crate::script::context::ScriptContext;
 
@@ -46,14 +46,26 @@ fn execute(
     };
     let usage = c.usage();
     let bar = progress.then(|| c.begin(&options.name, expected));
-    let report = run_load(target, options).map_err(|e| e.to_string())?;
+    let fuel = std::cell::Cell::new(None);
+    let report = run_load_observed(target, options, || fuel.set(c.node.engine().fuel_burned()))
+        .map_err(|e| e.to_string())?;
     drop(bar);
     let mut stats = report.latency.clone();
     // In the report a load run's throughput is messages per second.
     stats.throughput = report.throughput;
     stats.resources = usage.end(c);
     stats.send_lag = report.send_lag.as_ref().map(SendLag::from_histogram);
-    let map = report_map(&report, stats.send_lag);
+    // Fuel per message answered (a broadcast's operation is several).
+    stats.fuel = fuel
+        .get()
+        .zip(c.node.engine().fuel_burned())
+        .filter(|_| report.messages > 0)
+        .map(|(before, after)| (after - before) as f64 / report.messages as f64);
+    let mut map = report_map(&report, stats.send_lag);
+    map.insert(
+        "fuel".into(),
+        stats.fuel.map_or(Dynamic::UNIT, Dynamic::from),
+    );
     c.record_with(stats, report.histogram);
     Ok(map)
 }

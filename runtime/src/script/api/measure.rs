@@ -22,9 +22,23 @@ fn register_measure(engine: &mut Engine, ctx: &ScriptContext) {
             let (options, _) = options::sampler_options("measure", &opts).map_err(fail)?;
             let usage = c.usage();
             let bar = c.begin(name, options.duration);
-            let (mut stats, histogram) = sample(&call, name, options, &work)?;
+            // Fuel from the first timed call on (a warm-up call may do
+            // one-time work: the guest's allocator growing its heap).
+            let fuel = std::cell::Cell::new(None);
+            let timed = |done: f64| {
+                if done == 0.0 {
+                    fuel.set(c.node.engine().fuel_burned());
+                }
+            };
+            let (mut stats, histogram) = sample(&call, name, options, &work, timed)?;
             drop(bar);
             stats.resources = usage.end(&c);
+            let calls = stats.count + stats.errors;
+            stats.fuel = fuel
+                .get()
+                .zip(c.node.engine().fuel_burned())
+                .filter(|_| calls > 0)
+                .map(|(before, after)| (after - before) as f64 / calls as f64);
             c.record_with(stats.clone(), histogram);
             Ok(stats_map(&stats))
         },
@@ -38,6 +52,7 @@ fn sample(
     name: &str,
     options: SamplerOptions,
     work: &FnPtr,
+    progress: impl FnMut(f64),
 ) -> Fallible<(Stats, hdrhistogram::Histogram<u64>)> {
     let mut fatal: Option<Box<EvalAltResult>> = None;
     let measured = Sampler::new(options).run(
@@ -51,7 +66,7 @@ fn sample(
             }
             Err(e) => Err(e.to_string()),
         },
-        |_| {},
+        progress,
     );
     match fatal {
         Some(e) => Err(e),
@@ -122,7 +137,7 @@ fn register_compare(engine: &mut Engine, ctx: &ScriptContext) {
             let (sampler, spec) = options::sampler_options("compare", &opts).map_err(fail)?;
             let rounds = spec.rounds.unwrap_or(5).clamp(1, 1000);
             let run = |name: &str, f: &FnPtr| {
-                sample(&call, name, sampler.clone(), f).map(|(stats, _)| stats)
+                sample(&call, name, sampler.clone(), f, |_| {}).map(|(stats, _)| stats)
             };
             let bar = c.begin(&format!("{name_a} vs {name_b}"), None);
             let (sa, sb, comparison) = crate::measure::compare::compare(
@@ -183,6 +198,7 @@ pub(crate) fn stats_map(s: &Stats) -> Map {
     m.insert("stdev".into(), Dynamic::from(s.stdev));
     m.insert("throughput".into(), Dynamic::from(s.throughput));
     m.insert("name".into(), s.name.clone().into());
+    m.insert("fuel".into(), s.fuel.map_or(Dynamic::UNIT, Dynamic::from));
     if let Some(e) = &s.first_error {
         m.insert("first_error".into(), e.clone().into());
     }

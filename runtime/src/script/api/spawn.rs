@@ -7,8 +7,11 @@ use rhai::{Array, Dynamic, Engine, Map};
 use super::agent::Agent;
 use super::spawn_syntax::{self, options_arg, plugin_arg};
 use super::{Fallible, fail, options};
+use crate::host::Plugin;
+use crate::host::raw::RawAgent;
+use crate::measure::storm::storm;
 use crate::net::client::RemoteNode;
-use crate::node::{NodeApi, PluginRef};
+use crate::node::{NodeApi, PluginRef, SpawnOptions};
 use crate::script::context::ScriptContext;
 
 pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
@@ -69,6 +72,36 @@ pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         )?;
         Ok(agents.into_iter().map(Dynamic::from).collect())
     };
+    // Storms: spawn + one request + kill, on every core; Caxton's, and the
+    // same component's in plain wasmtime, for the same run's comparison.
+    let c = ctx.clone();
+    engine.register_fn(
+        "storm",
+        move |plugin: Plugin, agents: i64| -> Fallible<Map> {
+            let node = c.node.clone();
+            let payload = b"storm".to_vec();
+            let one = || -> Result<(), String> {
+                let agent = node
+                    .spawn_blocking(&plugin, SpawnOptions::default())
+                    .map_err(|e| e.to_string())?;
+                let reply = agent.request_blocking(payload.clone(), c.request_timeout);
+                agent.kill();
+                reply.map(drop).map_err(|e| e.to_string())
+            };
+            let name = format!("spawn storm ({}, caxton)", plugin.name());
+            Ok(record_storm(&c, &name, count(agents)?, one))
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "raw_storm",
+        move |plugin: Plugin, agents: i64| -> Fallible<Map> {
+            let raw = RawAgent::new(c.node.engine(), &plugin).map_err(fail)?;
+            let one = || raw.spawn_call_drop(b"storm");
+            let name = format!("spawn storm ({}, raw wasmtime)", plugin.name());
+            Ok(record_storm(&c, &name, count(agents)?, one))
+        },
+    );
     let r = remote.clone();
     engine.register_fn("spawn_many", move |node: RemoteNode, p: Dynamic, n: i64| {
         r(node, p, n, &Map::new())
@@ -77,6 +110,22 @@ pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         "spawn_many",
         move |node: RemoteNode, p: Dynamic, n: i64, opts: Map| remote(node, p, n, &opts),
     );
+}
+
+/// Runs a storm of `agents` cycles on every core, records it, and returns
+/// its stats (`throughput` is agents per second).
+fn record_storm<E: std::fmt::Display>(
+    c: &ScriptContext,
+    name: &str,
+    agents: usize,
+    one: impl Fn() -> Result<(), E> + Sync,
+) -> Map {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let bar = c.begin(name, None);
+    let (stats, hist) = storm(name, agents as u64, threads, one);
+    drop(bar);
+    c.record_with(stats.clone(), hist);
+    super::stats_map(&stats)
 }
 
 /// Spawns agents of `plugin` on `node`: one (`many` is `None`; a name

@@ -1,0 +1,128 @@
+//! Plain wasmtime, for comparison: the same component instantiated the way
+//! any embedding must (a store, a WASI context, the `caxton:agent` host
+//! functions doing nothing), with none of Caxton around it. What Caxton
+//! adds to a spawn or a call is measured against this, in the same run
+//! (`raw_storm()` in scripts, the criterion bench).
+
+use wasmtime::Store;
+use wasmtime::component::{InstancePre, Linker, ResourceTable, Val};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::caxton::agent::types::{Kind, Message, Outgoing};
+use super::engine::CaxtonEngine;
+use super::plugin::Plugin;
+
+/// The store data of the plain embedding: just WASI.
+pub struct RawHost {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl RawHost {
+    /// An empty WASI context (no files, no environment).
+    pub fn new() -> Self {
+        RawHost {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl Default for RawHost {
+    fn default() -> Self {
+        RawHost::new()
+    }
+}
+
+impl WasiView for RawHost {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A linker with WASI and a do-nothing `caxton:agent/host` (replies succeed
+/// and go nowhere): the least a host must provide to run the component.
+pub fn raw_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<RawHost>> {
+    let mut linker = Linker::<RawHost>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    let mut host = linker.instance("caxton:agent/host@0.1.0")?;
+    type Answer = (Result<(), String>,);
+    host.func_wrap("send", |_, (_to, _msg): (String, Outgoing)| {
+        Ok::<Answer, _>((Ok(()),))
+    })?;
+    host.func_wrap("reply", |_, (_id, _msg): (u64, Outgoing)| {
+        Ok::<Answer, _>((Ok(()),))
+    })?;
+    host.func_wrap("forward", |_, (_id, _to, _msg): (u64, String, Outgoing)| {
+        Ok::<Answer, _>((Ok(()),))
+    })?;
+    host.func_new("log", |_, _, _, _| Ok(()))?;
+    host.func_new("state-set", |_, _, _, _| Ok(()))?;
+    host.func_new("now", |_, _, _, results| {
+        results[0] = Val::U64(0);
+        Ok(())
+    })?;
+    host.func_new("self-id", |_, _, _, results| {
+        results[0] = Val::String("raw".into());
+        Ok(())
+    })?;
+    host.func_new("state-get", |_, _, _, results| {
+        results[0] = Val::Option(None);
+        Ok(())
+    })?;
+    Ok(linker)
+}
+
+/// A request message of `payload`, as the guest receives it.
+pub fn request_message(payload: Vec<u8>) -> Message {
+    Message {
+        id: 1,
+        sender: String::new(),
+        conversation: None,
+        kind: Kind::Request,
+        payload,
+    }
+}
+
+/// A plugin's component linked for the plain embedding.
+pub struct RawAgent {
+    pre: InstancePre<RawHost>,
+}
+
+impl std::fmt::Debug for RawAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RawAgent")
+    }
+}
+
+impl RawAgent {
+    /// Links `plugin`'s component (already compiled) without Caxton.
+    pub fn new(engine: &CaxtonEngine, plugin: &Plugin) -> wasmtime::Result<Self> {
+        let component = plugin.pre().instance_pre().component();
+        let pre = raw_linker(&engine.engine)?.instantiate_pre(component)?;
+        Ok(RawAgent { pre })
+    }
+
+    /// What a spawn-request-kill is without Caxton: a store, an instance,
+    /// `init`, one `handle`, and the store dropped.
+    pub fn spawn_call_drop(&self, payload: &[u8]) -> wasmtime::Result<()> {
+        let mut store = Store::new(self.pre.engine(), RawHost::new());
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = self.pre.instantiate(&mut store)?;
+        let init = instance.get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, "init")?;
+        init.call(&mut store, ("",))?
+            .0
+            .map_err(wasmtime::Error::msg)?;
+        let handle =
+            instance.get_typed_func::<(&Message,), (Result<(), String>,)>(&mut store, "handle")?;
+        let msg = request_message(payload.to_vec());
+        handle
+            .call(&mut store, (&msg,))?
+            .0
+            .map_err(wasmtime::Error::msg)?;
+        Ok(())
+    }
+}
