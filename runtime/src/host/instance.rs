@@ -179,7 +179,12 @@ impl AgentInstance {
             }
         }
         self.store.set_epoch_deadline(1);
-        let fuel_before = self.store.get_fuel().ok();
+        // Only with metering on: without it `get_fuel` is an error, and an
+        // error may capture a backtrace (tens of µs with RUST_BACKTRACE).
+        let fuel_before = match self.fuel_burned {
+            Some(_) => self.store.get_fuel().ok(),
+            None => None,
+        };
         let _running = self.ticker.enter();
         // One deadline for the whole call, however many messages it has.
         let until = self.store.data().deadline_at + self.tick;
@@ -210,8 +215,8 @@ impl AgentInstance {
             }
         };
         let result = within(until, call).await;
-        if let (Some(count), Some(before), Ok(after)) =
-            (&self.fuel_burned, fuel_before, self.store.get_fuel())
+        if let (Some(count), Some(before)) = (&self.fuel_burned, fuel_before)
+            && let Ok(after) = self.store.get_fuel()
         {
             count.fetch_add(before.saturating_sub(after), Relaxed);
         }
