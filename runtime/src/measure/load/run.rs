@@ -12,8 +12,25 @@ use super::timeline::{RssSampler, Windows};
 use super::{LoadError, Target};
 use crate::measure::stats::{Stats, new_histogram, spread};
 
-/// Histograms the completions record into, so threads rarely share one.
+/// Histograms the completions record into: each thread that completes
+/// operations takes its own (a thread-local index), so two cores never
+/// bounce one histogram's counts between them. The same number of
+/// interleaved sub-samples (by worker or by send) give the run's noise.
 pub(super) const SHARDS: usize = 16;
+
+/// This thread's histogram shard.
+fn thread_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static SHARD: usize = NEXT.fetch_add(1, Relaxed));
+    SHARD.with(|s| *s) % SHARDS
+}
+
+/// A sub-sample's count and sum of latencies (ns), for its mean.
+#[derive(Default)]
+pub(super) struct SubSample {
+    count: AtomicU64,
+    sum: AtomicU64,
+}
 
 /// One run's shared state: what completions record into and what the
 /// models read to decide whether to start more.
@@ -35,6 +52,8 @@ pub(super) struct Run {
     pub(super) last_done_ns: AtomicU64,
     pub(super) first_error: Mutex<Option<String>>,
     pub(super) hists: Vec<Mutex<Histogram<u64>>>,
+    /// Interleaved sub-samples (by worker or by send), for the noise.
+    pub(super) samples: Vec<SubSample>,
     /// Per window of send time, if a timeline was asked for.
     pub(super) windows: Option<Windows>,
     pub(super) stopping: AtomicBool,
@@ -144,10 +163,13 @@ impl Run {
         match result {
             Ok(()) => {
                 let ns = now.saturating_duration_since(origin).as_nanos() as u64;
-                self.hists[worker % SHARDS]
+                self.hists[thread_shard()]
                     .lock()
                     .unwrap()
                     .saturating_record(ns.max(1));
+                let sample = &self.samples[worker % SHARDS];
+                sample.count.fetch_add(1, Relaxed);
+                sample.sum.fetch_add(ns, Relaxed);
                 if let Some((length, windows)) = &self.windows {
                     let i = super::timeline::window_index(
                         origin.saturating_duration_since(self.start),
@@ -205,6 +227,7 @@ pub(super) fn run_once(
         last_done_ns: AtomicU64::new(0),
         first_error: Mutex::new(None),
         hists,
+        samples: (0..SHARDS).map(|_| SubSample::default()).collect(),
         windows,
         stopping: AtomicBool::new(false),
         workers: AtomicUsize::new(0),
@@ -230,12 +253,15 @@ pub(super) fn run_once(
     let mut histogram = new_histogram();
     // The shards are repeated samples of one run (interleaved sends or
     // concurrent workers): the spread of their means is the run's noise.
-    let mut means = Vec::with_capacity(SHARDS);
+    let means: Vec<f64> = run
+        .samples
+        .iter()
+        .map(|s| (s.count.load(Relaxed), s.sum.load(Relaxed)))
+        .filter(|(count, _)| *count >= 10)
+        .map(|(count, sum)| sum as f64 / count as f64)
+        .collect();
     for h in &run.hists {
         let h = h.lock().unwrap();
-        if h.len() >= 10 {
-            means.push(h.mean());
-        }
         histogram
             .add(&*h)
             .map_err(|e| LoadError::Merge(e.to_string()))?;
