@@ -13,6 +13,15 @@ fn scripts_dir() -> std::path::PathBuf {
 }
 
 /// Runs `source` on a fresh node with `limits`.
+/// The names of a report's measurements, in order.
+fn measurement_names(report: &caxton::report::Report) -> Vec<&str> {
+    report
+        .measurements
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect()
+}
+
 fn run(source: &str, limits: ScriptLimits) -> Result<ScriptContext, ScriptError> {
     let t = node();
     let ctx = ScriptContext::new(t.node.clone(), "test.rhai");
@@ -52,11 +61,7 @@ fn the_quickstart_runs_and_measures() {
         .run("quickstart.rhai", &source)
         .unwrap_or_else(|e| panic!("{e}"));
     let report = ctx.report.lock().unwrap();
-    let names: Vec<_> = report
-        .measurements
-        .iter()
-        .map(|m| m.name.as_str())
-        .collect();
+    let names = measurement_names(&report);
     assert_eq!(names, ["request round trip (256 B)", "spawn echo agent"]);
     for m in &report.measurements {
         assert!(m.count > 0 && m.errors == 0, "{m:?}");
@@ -386,11 +391,7 @@ fn load_runs_closed_and_open_models_in_process_and_over_quic() {
     )
     .unwrap();
     let report = ctx.report.lock().unwrap();
-    let names: Vec<_> = report
-        .measurements
-        .iter()
-        .map(|m| m.name.as_str())
-        .collect();
+    let names = measurement_names(&report);
     assert_eq!(names, ["closed", "broadcast", "open", "ticked", "quic"]);
 }
 
@@ -626,11 +627,7 @@ fn a_spawn_storm_runs_every_cycle_against_caxton_and_raw_wasmtime() {
     )
     .unwrap();
     let report = ctx.report.lock().unwrap();
-    let names: Vec<_> = report
-        .measurements
-        .iter()
-        .map(|m| m.name.as_str())
-        .collect();
+    let names = measurement_names(&report);
     assert_eq!(
         names,
         [
