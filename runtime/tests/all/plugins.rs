@@ -268,3 +268,21 @@ fn every_kernel_gives_the_same_checksum_in_wasm_and_natively() {
         );
     }
 }
+
+#[test]
+fn the_kernels_compute_known_results() {
+    // Independent references: SHA-256 of the kernel's byte stream
+    // (byte i = (31 i) xor (i >> 7)) from Python's hashlib, first eight
+    // digest bytes; n-body energies from the Benchmarks Game.
+    assert_eq!(caxton_kernels::sha256(0), 16406829232824261652);
+    assert_eq!(caxton_kernels::sha256(10_000), 5587319173230999978);
+    assert_eq!(caxton_kernels::sha256(100_000), 10810980554250545539);
+    let energy = |n| f64::from_bits(caxton_kernels::nbody(n));
+    assert!((energy(0) + 0.169075164).abs() < 1e-9, "{}", energy(0));
+    assert!(
+        (energy(1000) + 0.169087605).abs() < 1e-9,
+        "{}",
+        energy(1000)
+    );
+    assert_eq!(caxton_kernels::run("parse 0"), Ok(0));
+}
