@@ -46,7 +46,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             &c,
             &c.node,
             &plugin_arg(plugin)?,
-            Some(count(n)?),
+            Some(count("spawn_many", n)?),
             opts,
             Agent::Local,
         )?;
@@ -63,7 +63,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             &c,
             &node,
             &plugin_arg(plugin)?,
-            Some(count(n)?),
+            Some(count("spawn_many", n)?),
             opts,
             |name| Agent::Remote {
                 node: node.clone(),
@@ -89,7 +89,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
                 reply.map(drop).map_err(|e| e.to_string())
             };
             let name = format!("spawn storm ({}, caxton)", plugin.name());
-            Ok(record_storm(&c, &name, count(agents)?, one))
+            Ok(record_storm(&c, &name, count("storm", agents)?, one))
         },
     );
     let c = ctx.clone();
@@ -99,7 +99,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             let raw = RawAgent::new(c.node.engine(), &plugin).map_err(fail)?;
             let one = || raw.spawn_call_drop(b"storm");
             let name = format!("spawn storm ({}, raw wasmtime)", plugin.name());
-            Ok(record_storm(&c, &name, count(agents)?, one))
+            Ok(record_storm(&c, &name, count("raw_storm", agents)?, one))
         },
     );
     let r = remote.clone();
@@ -153,8 +153,9 @@ fn first_agent(mut agents: Vec<Agent>) -> Dynamic {
     Dynamic::from(agents.remove(0))
 }
 
-fn count(n: i64) -> Fallible<usize> {
-    usize::try_from(n).map_err(|_| fail("spawn_many: n must not be negative"))
+/// `n` of `what(..., n)`, which must not be negative.
+fn count(what: &str, n: i64) -> Fallible<usize> {
+    usize::try_from(n).map_err(|_| fail(format!("{what}: n must not be negative, got {n}")))
 }
 
 /// The node argument of `spawn(node, plugin, ...)`.
