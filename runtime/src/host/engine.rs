@@ -114,58 +114,7 @@ impl CaxtonEngine {
             max_memory: options.max_memory,
             why,
         };
-        let agents = options.max_agents.max(1);
-        let mut pool = PoolingAllocationConfig::default();
-        // A std wasip2 component instantiates a few core modules (the program
-        // plus wit-component's shims), each with a table; one memory.
-        pool.total_component_instances(agents)
-            .total_core_instances(agents * 4)
-            .total_memories(agents)
-            .total_tables(agents * 4)
-            .total_stacks(agents)
-            .max_memory_size(options.max_memory as usize)
-            .max_memories_per_component(2)
-            .max_tables_per_component(8)
-            .max_core_instances_per_component(8)
-            // Reuse slots warm: reset only the pages an instance dirtied
-            // (PAGEMAP_SCAN where the kernel has it) instead of madvise +
-            // page faults + TLB shootdowns on every spawn.
-            .pagemap_scan(Enabled::Auto)
-            .linear_memory_keep_resident(2 << 20)
-            .table_keep_resident(64 << 10)
-            .async_stack_keep_resident(256 << 10)
-            .decommit_batch_size(16);
-        let mut config = Config::new();
-        config
-            .epoch_interruption(true)
-            .consume_fuel(options.fuel)
-            .memory_init_cow(true)
-            .max_wasm_stack(512 << 10)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        match options.memory_layout {
-            // wasmtime's defaults on 64-bit hosts: a 4 GiB reservation and
-            // 32 MiB guards, before and after; traps are signals.
-            MemoryLayout::Guarded if agents > GUARDED_MAX_AGENTS => {
-                return Err(fail(format!(
-                    "{agents} agent slots of 4 GiB of address space each do not fit in the address space \
-                     (at most {GUARDED_MAX_AGENTS}); lower --max-agents, or use --compact-memory \
-                     (bounds-checked guest code, for any number of slots)"
-                )));
-            }
-            MemoryLayout::Guarded => {
-                config
-                    .memory_reservation(4 << 30)
-                    .memory_guard_size(32 << 20)
-                    .guard_before_linear_memory(true)
-                    .signals_based_traps(true);
-            }
-            MemoryLayout::Compact => {
-                let reservation = options.max_memory.next_power_of_two().max(64 << 20);
-                config
-                    .memory_reservation(reservation)
-                    .memory_guard_size(64 << 10);
-            }
-        }
+        let config = wasmtime_config(&options).map_err(fail)?;
         let engine = Engine::new(&config).map_err(|e| fail(format!("{e:#}")))?;
         let ticker = Arc::new(TickerOwner(Ticker::start(&engine, options.tick)));
         let cache = ComponentCache::new(options.cache_dir.clone());
@@ -176,6 +125,25 @@ impl CaxtonEngine {
             ticker,
             fuel_burned: Arc::default(),
         })
+    }
+
+    /// A wasmtime engine configured like this one but without the epoch
+    /// checks that deadlines need. Code compiled for it cannot be stopped,
+    /// so no agent runs on it: `overhead.rhai` runs the host's own kernels
+    /// on it to tell WebAssembly's overhead from what deadlines add.
+    pub fn uninterrupted_twin(&self) -> Result<Engine, EngineError> {
+        let options = EngineOptions {
+            max_agents: 4,
+            ..self.options.clone()
+        };
+        let fail = |why: String| EngineError {
+            max_agents: options.max_agents,
+            max_memory: options.max_memory,
+            why,
+        };
+        let mut config = wasmtime_config(&options).map_err(fail)?;
+        config.epoch_interruption(false);
+        Engine::new(&config).map_err(|e| fail(format!("{e:#}")))
     }
 
     /// The wasmtime engine (for baselines that use it directly).
@@ -201,6 +169,64 @@ impl CaxtonEngine {
     pub fn options(&self) -> &EngineOptions {
         &self.options
     }
+}
+
+/// The wasmtime configuration of `options`: pooled slots, deadlines by
+/// epochs, and the memory layout's reservation and guards.
+fn wasmtime_config(options: &EngineOptions) -> Result<Config, String> {
+    let agents = options.max_agents.max(1);
+    let mut pool = PoolingAllocationConfig::default();
+    // A std wasip2 component instantiates a few core modules (the program
+    // plus wit-component's shims), each with a table; one memory.
+    pool.total_component_instances(agents)
+        .total_core_instances(agents * 4)
+        .total_memories(agents)
+        .total_tables(agents * 4)
+        .total_stacks(agents)
+        .max_memory_size(options.max_memory as usize)
+        .max_memories_per_component(2)
+        .max_tables_per_component(8)
+        .max_core_instances_per_component(8)
+        // Reuse slots warm: reset only the pages an instance dirtied
+        // (PAGEMAP_SCAN where the kernel has it) instead of madvise +
+        // page faults + TLB shootdowns on every spawn.
+        .pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(64 << 10)
+        .async_stack_keep_resident(256 << 10)
+        .decommit_batch_size(16);
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .consume_fuel(options.fuel)
+        .memory_init_cow(true)
+        .max_wasm_stack(512 << 10)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match options.memory_layout {
+        // wasmtime's defaults on 64-bit hosts: a 4 GiB reservation and
+        // 32 MiB guards, before and after; traps are signals.
+        MemoryLayout::Guarded if agents > GUARDED_MAX_AGENTS => {
+            return Err(format!(
+                "{agents} agent slots of 4 GiB of address space each do not fit in the address space \
+                     (at most {GUARDED_MAX_AGENTS}); lower --max-agents, or use --compact-memory \
+                     (bounds-checked guest code, for any number of slots)"
+            ));
+        }
+        MemoryLayout::Guarded => {
+            config
+                .memory_reservation(4 << 30)
+                .memory_guard_size(32 << 20)
+                .guard_before_linear_memory(true)
+                .signals_based_traps(true);
+        }
+        MemoryLayout::Compact => {
+            let reservation = options.max_memory.next_power_of_two().max(64 << 20);
+            config
+                .memory_reservation(reservation)
+                .memory_guard_size(64 << 10);
+        }
+    }
+    Ok(config)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! (`raw_storm()` in scripts, the criterion bench).
 
 use wasmtime::Store;
-use wasmtime::component::{InstancePre, Linker, ResourceTable, Val};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, TypedFunc, Val};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::caxton::agent::types::{Kind, Message, Outgoing};
@@ -16,6 +16,9 @@ use super::plugin::Plugin;
 pub struct RawHost {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// The payload of the guest's last reply (the one thing a caller may
+    /// want back).
+    reply: Option<Vec<u8>>,
 }
 
 impl RawHost {
@@ -24,6 +27,7 @@ impl RawHost {
         RawHost {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
+            reply: None,
         }
     }
 }
@@ -53,7 +57,8 @@ pub fn raw_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<RawHost>
     host.func_wrap("send", |_, (_to, _msg): (String, Outgoing)| {
         Ok::<Answer, _>((Ok(()),))
     })?;
-    host.func_wrap("reply", |_, (_id, _msg): (u64, Outgoing)| {
+    host.func_wrap("reply", |mut cx, (_id, msg): (u64, Outgoing)| {
+        cx.data_mut().reply = Some(msg.payload);
         Ok::<Answer, _>((Ok(()),))
     })?;
     host.func_wrap("forward", |_, (_id, _to, _msg): (u64, String, Outgoing)| {
@@ -124,5 +129,53 @@ impl RawAgent {
             .0
             .map_err(wasmtime::Error::msg)?;
         Ok(())
+    }
+}
+
+/// One instance of a built-in plugin in plain wasmtime on the engine's
+/// [uninterrupted twin](CaxtonEngine::uninterrupted_twin): the guest's code
+/// without the epoch checks that deadlines need. Nothing can stop it, so it
+/// only ever runs the host's own plugins (`overhead.rhai`'s kernels).
+pub struct Uninterrupted {
+    store: Store<RawHost>,
+    handle: TypedFunc<(Message,), (Result<(), String>,)>,
+}
+
+impl std::fmt::Debug for Uninterrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Uninterrupted")
+    }
+}
+
+impl Uninterrupted {
+    /// Compiles the built-in plugin `name` for the twin engine, instantiates
+    /// it and runs its `init` with an empty config.
+    pub fn builtin(engine: &CaxtonEngine, name: &str) -> wasmtime::Result<Self> {
+        let bytes = super::builtin::bytes(name)
+            .ok_or_else(|| wasmtime::Error::msg(format!("`{name}` is not a built-in plugin")))?;
+        let twin = engine.uninterrupted_twin()?;
+        let component = Component::new(&twin, bytes)?;
+        let mut store = Store::new(&twin, RawHost::new());
+        let instance = raw_linker(&twin)?.instantiate(&mut store, &component)?;
+        let init = instance.get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, "init")?;
+        init.call(&mut store, ("",))?
+            .0
+            .map_err(wasmtime::Error::msg)?;
+        let handle = instance.get_typed_func(&mut store, "handle")?;
+        Ok(Uninterrupted { store, handle })
+    }
+
+    /// Hands the guest one request of `payload`; returns its reply's payload.
+    pub fn request(&mut self, payload: Vec<u8>) -> wasmtime::Result<Vec<u8>> {
+        self.store.data_mut().reply = None;
+        self.handle
+            .call(&mut self.store, (request_message(payload),))?
+            .0
+            .map_err(wasmtime::Error::msg)?;
+        self.store
+            .data_mut()
+            .reply
+            .take()
+            .ok_or_else(|| wasmtime::Error::msg("the guest handled the request without replying"))
     }
 }

@@ -243,12 +243,14 @@ mod fuzz_loading {
 #[test]
 fn every_kernel_gives_the_same_checksum_in_wasm_and_natively() {
     // The premise of scripts/overhead.rhai: the compute plugin and the
-    // host's twin run the same kernel to the same result.
+    // host's twin run the same kernel to the same result, and so does the
+    // component in plain wasmtime without epoch checks.
     let t = node();
     let compute = t
         .node
         .spawn_blocking(&t.node.plugin("compute").unwrap(), Default::default())
         .unwrap();
+    let mut bare = caxton::host::raw::Uninterrupted::builtin(t.node.engine(), "compute").unwrap();
     for kernel in [
         "fib 1000",
         "sieve 10000",
@@ -266,7 +268,16 @@ fn every_kernel_gives_the_same_checksum_in_wasm_and_natively() {
             native.to_string(),
             "{kernel}"
         );
+        let uninterrupted = bare.request(kernel.as_bytes().to_vec()).unwrap();
+        assert_eq!(
+            String::from_utf8(uninterrupted).unwrap(),
+            native.to_string(),
+            "{kernel} without epoch checks"
+        );
     }
+    // Only the host's own plugins run where nothing can stop them.
+    let err = caxton::host::raw::Uninterrupted::builtin(t.node.engine(), "nope").unwrap_err();
+    assert!(err.to_string().contains("not a built-in"), "{err}");
 }
 
 #[test]

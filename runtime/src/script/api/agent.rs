@@ -3,11 +3,13 @@
 //! thread), or on a node reached over QUIC (through [`NodeApi`]). `send`, `request`, `stop`,
 //! `kill`, `load` and the getters are registered once, on it.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rhai::{Array, Dynamic, Engine, NativeCallContext};
 
 use super::{Fallible, fail, options};
+use crate::host::raw::Uninterrupted;
 use crate::net::client::RemoteNode;
 use crate::node::{AgentHandle, NodeApi};
 use crate::script::context::ScriptContext;
@@ -182,4 +184,38 @@ pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         }
         Ok(())
     });
+
+    // The host's own kernels in plain wasmtime without epoch checks
+    // (`overhead.rhai`): WebAssembly's overhead apart from what deadlines add.
+    let c = ctx.clone();
+    engine
+        .register_type_with_name::<UninterruptedAgent>("Uninterrupted")
+        .register_fn(
+            "uninterrupted",
+            move |name: &str| -> Fallible<UninterruptedAgent> {
+                let raw = Uninterrupted::builtin(c.node.engine(), name)
+                    .map_err(|e| fail(format!("uninterrupted(\"{name}\"): {e:#}")))?;
+                Ok(UninterruptedAgent(Arc::new(Mutex::new(raw))))
+            },
+        )
+        .register_fn(
+            "request",
+            |ncx: NativeCallContext<'_>,
+             agent: &mut UninterruptedAgent,
+             payload: Dynamic|
+             -> Fallible<Dynamic> {
+                let bytes = options::payload(payload).map_err(fail)?;
+                let reply = agent
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .request(bytes)
+                    .map_err(|e| fail(format!("request to an uninterrupted instance: {e:#}")))?;
+                options::reply(ncx.engine(), reply).map_err(fail)
+            },
+        );
 }
+
+/// A script's handle on an [`Uninterrupted`] instance.
+#[derive(Clone)]
+pub(crate) struct UninterruptedAgent(Arc<Mutex<Uninterrupted>>);
