@@ -111,9 +111,10 @@ impl RawAgent {
         Ok(RawAgent { pre })
     }
 
-    /// What a spawn-request-kill is without Caxton: a store, an instance,
-    /// `init`, one `handle`, and the store dropped.
-    pub fn spawn_call_drop(&self, payload: &[u8]) -> wasmtime::Result<()> {
+    /// What a spawn is without Caxton: a store, an instance and `init`
+    /// (what an agent needs before its first message). Dropping the
+    /// [`RawInstance`] frees its pool slot.
+    pub fn spawn(&self) -> wasmtime::Result<RawInstance> {
         let mut store = Store::new(self.pre.engine(), RawHost::new());
         store.set_epoch_deadline(u64::MAX / 2);
         let instance = self.pre.instantiate(&mut store)?;
@@ -121,6 +122,16 @@ impl RawAgent {
         init.call(&mut store, ("",))?
             .0
             .map_err(wasmtime::Error::msg)?;
+        Ok(RawInstance { store, instance })
+    }
+
+    /// What a spawn-request-kill is without Caxton: [`RawAgent::spawn`],
+    /// one `handle`, and the store dropped.
+    pub fn spawn_call_drop(&self, payload: &[u8]) -> wasmtime::Result<()> {
+        let RawInstance {
+            mut store,
+            instance,
+        } = self.spawn()?;
         let handle =
             instance.get_typed_func::<(&Message,), (Result<(), String>,)>(&mut store, "handle")?;
         let msg = request_message(payload.to_vec());
@@ -129,6 +140,18 @@ impl RawAgent {
             .0
             .map_err(wasmtime::Error::msg)?;
         Ok(())
+    }
+}
+
+/// A live instance of the plain embedding (its store holds the pool slot).
+pub struct RawInstance {
+    store: Store<RawHost>,
+    instance: wasmtime::component::Instance,
+}
+
+impl std::fmt::Debug for RawInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RawInstance")
     }
 }
 

@@ -128,7 +128,9 @@ impl Node {
                         hops,
                     })
                     .collect();
-                *instance = self.supervise(cell, failure, batch).await;
+                // Boxed: the cold path's future (a restart) would otherwise
+                // make every drain's future kilobytes larger.
+                *instance = Box::pin(self.supervise(cell, failure, batch)).await;
             }
         }
     }

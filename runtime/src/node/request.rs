@@ -2,7 +2,6 @@
 //! inline) the drain that hands it to the agent.
 
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -61,14 +60,23 @@ impl Node {
     pub(super) fn drain_inline(&self, cell: Arc<AgentCell>, until: Instant) -> bool {
         let node = self.clone();
         let mut drain = Box::pin(async move { node.drain(cell, Some(4)).await });
-        let done = self.inner.rt.block_on(async {
-            let first = std::future::poll_fn(|cx| Poll::Ready(drain.as_mut().poll(cx))).await;
-            // A timer only for a drain that did not finish at once.
-            first.is_ready()
-                || tokio::time::timeout_at(until.into(), &mut drain)
+        // Most drains finish in their first poll: poll once inside the
+        // runtime's context (for its timers and spawns) but without
+        // `block_on`, whose entry costs more than an echo's handler.
+        let first = {
+            let _runtime = self.inner.rt.enter();
+            drain
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        };
+        // Otherwise wait for it on a real waker (the next poll registers
+        // it), with a timer.
+        let done = first.is_ready()
+            || self.inner.rt.block_on(async {
+                tokio::time::timeout_at(until.into(), &mut drain)
                     .await
                     .is_ok()
-        });
+            });
         if !done {
             self.inner.rt.spawn(drain);
         }

@@ -613,6 +613,37 @@ fn with_fuel_metered_measure_and_load_report_the_same_fuel_per_call_every_time()
 }
 
 #[test]
+fn raw_instances_hold_their_slots_until_dropped_and_uninterrupted_kernels_answer() {
+    // Plain wasmtime's spawn takes real pool slots: with 8 slots, 8 raw
+    // instances leave no room for an agent until they are dropped.
+    let t = super::util::node_with(caxton::host::EngineOptions {
+        max_agents: 8,
+        ..Default::default()
+    });
+    let ctx = ScriptContext::new(t.node.clone(), "raw.rhai");
+    let result = Runner::new(&ctx, ScriptLimits::default()).run(
+        "raw.rhai",
+        r#"
+        let echo = plugin("echo");
+        let raw = raw_plugin(echo);
+        let raws = [];
+        for i in 0..8 { raws.push(raw.instantiate()); }
+        let refused = false;
+        try { spawn(echo); } catch (e) { refused = true; }
+        if !refused { throw "a ninth instance found a slot"; }
+        raws.clear();
+        let a = spawn(echo);
+        if request(a, "hi") != "hi" { throw "echo after the raw instances went"; }
+        let u = uninterrupted("compute");
+        if request(u, "fib 90") != native("fib 90") { throw "uninterrupted kernel disagrees"; }
+        "#,
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[test]
 fn a_spawn_storm_runs_every_cycle_against_caxton_and_raw_wasmtime() {
     let ctx = run(
         r#"

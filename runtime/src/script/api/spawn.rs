@@ -2,13 +2,15 @@
 //! both through [`NodeApi`], so an option or a `Plugin` value means the
 //! same on either, and the agents come back as one [`Agent`] type.
 
+use std::sync::{Arc, Mutex};
+
 use rhai::{Array, Dynamic, Engine, Map};
 
 use super::agent::Agent;
 use super::spawn_syntax::{self, options_arg, plugin_arg};
 use super::{Fallible, fail, options};
 use crate::host::Plugin;
-use crate::host::raw::RawAgent;
+use crate::host::raw::{RawAgent, RawInstance};
 use crate::measure::storm::storm;
 use crate::net::client::RemoteNode;
 use crate::node::{NodeApi, PluginRef, SpawnOptions};
@@ -38,7 +40,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
         let opts = options_arg(second)?;
         spawn_on(&c, &c.node, &plugin, None, &opts, Agent::Local).map(first_agent)
     };
-    spawn_syntax::register(engine, std::sync::Arc::new(spawn));
+    spawn_syntax::register(engine, Arc::new(spawn));
 
     let c = ctx.clone();
     let local = move |plugin: Dynamic, n: i64, opts: &Map| -> Fallible<Array> {
@@ -102,6 +104,29 @@ pub(super) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             Ok(record_storm(&c, &name, count("raw_storm", agents)?, one))
         },
     );
+    // Plain wasmtime's spawn of a plugin (store, instance, `init`), for a
+    // spawn measured side by side with Caxton's: `let raw = raw_plugin(p);
+    // raws.push(raw.instantiate())`. Instances live while a value holds them.
+    let c = ctx.clone();
+    engine
+        .register_type_with_name::<Arc<RawAgent>>("RawPlugin")
+        .register_type_with_name::<Arc<Mutex<RawInstance>>>("RawInstance")
+        .register_fn(
+            "raw_plugin",
+            move |plugin: Plugin| -> Fallible<Arc<RawAgent>> {
+                RawAgent::new(c.node.engine(), &plugin)
+                    .map(Arc::new)
+                    .map_err(|e| fail(format!("raw_plugin({}): {e:#}", plugin.name())))
+            },
+        )
+        .register_fn(
+            "instantiate",
+            |raw: &mut Arc<RawAgent>| -> Fallible<Arc<Mutex<RawInstance>>> {
+                raw.spawn()
+                    .map(|i| Arc::new(Mutex::new(i)))
+                    .map_err(|e| fail(format!("instantiate(): {e:#}")))
+            },
+        );
     let r = remote.clone();
     engine.register_fn("spawn_many", move |node: RemoteNode, p: Dynamic, n: i64| {
         r(node, p, n, &Map::new())
