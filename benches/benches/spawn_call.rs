@@ -3,12 +3,16 @@
 //! - `spawn/raw`: `Store::new` + `InstancePre::instantiate` of the echo
 //!   component (with a WASI context, which any WASI embedding must build),
 //!   store dropped after;
+//! - `spawn/raw_init`: the same plus the component's `init` (which every
+//!   agent spawn runs), store dropped after;
 //! - `spawn/caxton`: `Node::spawn` of the same plugin (instantiate + `init`
 //!   + registry), then `kill` (reap);
 //! - `spawn_cold/*`: the same, but every instance is kept alive until 500
 //!   exist (each lands in a pool slot no instance used before: page faults
 //!   included), then all are dropped untimed;
 //! - `call/raw`: a typed call of echo's `handle` with a 256-byte request;
+//! - `call/raw_async`: the same call made async, on a fiber, as Caxton
+//!   makes it;
 //! - `call/caxton`: `request` of 256 bytes to a live echo agent (mailbox,
 //!   handler, reply routed back to the waiting caller).
 //!
@@ -36,6 +40,7 @@ fn benches(c: &mut Criterion) {
     })
     .unwrap();
     let engine = caxton.wasmtime().clone();
+    let caxton_engine = caxton.clone();
     let node = Node::new(caxton, rt.handle().clone());
     let plugin = node.plugin("echo").unwrap();
     let component = Component::new(&engine, caxton::host::builtin::bytes("echo").unwrap()).unwrap();
@@ -51,6 +56,11 @@ fn benches(c: &mut Criterion) {
             store.set_epoch_deadline(u64::MAX / 2);
             black_box(pre.instantiate(&mut store).unwrap());
         })
+    });
+    // What every agent spawn also does: run the component's `init`.
+    let raw_agent = caxton::host::raw::RawAgent::new(&caxton_engine, &plugin).unwrap();
+    spawn.bench_function("raw_init", |b| {
+        b.iter(|| black_box(raw_agent.spawn().unwrap()))
     });
     spawn.bench_function("caxton", |b| {
         b.iter(|| {
@@ -76,6 +86,22 @@ fn benches(c: &mut Criterion) {
                 let instance = pre.instantiate(&mut store).unwrap();
                 total += start.elapsed();
                 kept.push((store, instance));
+                if (i + 1) % KEEP == 0 {
+                    kept.clear();
+                }
+            }
+            total
+        })
+    });
+    cold.bench_function("raw_init", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut kept = Vec::with_capacity(KEEP as usize);
+            for i in 0..iters {
+                let start = std::time::Instant::now();
+                let instance = raw_agent.spawn().unwrap();
+                total += start.elapsed();
+                kept.push(instance);
                 if (i + 1) % KEEP == 0 {
                     kept.clear();
                 }
@@ -123,6 +149,21 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
                 .0
                 .unwrap()
+        })
+    });
+    // The same call made the way Caxton must make it: async, on a fiber
+    // (what lets a long handler yield its thread at epoch ticks). Echo's
+    // handler never yields, so one poll finishes it.
+    call.bench_function("raw_async", |b| {
+        b.iter(|| {
+            let mut call = std::pin::pin!(handle.call_async(&mut store, (black_box(&msg),)));
+            match call
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+            {
+                std::task::Poll::Ready(out) => out.unwrap().0.unwrap(),
+                std::task::Poll::Pending => unreachable!("echo's handler does not yield"),
+            }
         })
     });
     let agent = node
