@@ -16,7 +16,9 @@ pub enum Failure {
         detail: Option<String>,
     },
     /// The guest tried to grow its memory beyond its limit.
-    #[error("memory limit exceeded: tried to grow to {requested} bytes, limit is {limit} bytes")]
+    #[error(
+        "memory limit exceeded: tried to grow to {requested} bytes, limit is {limit} bytes (the spawn option `memory`)"
+    )]
     MemoryLimit {
         /// Bytes the guest asked for.
         requested: u64,

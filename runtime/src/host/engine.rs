@@ -72,6 +72,14 @@ impl MemoryLayout {
     }
 }
 
+/// The most core module instances one component may create. componentize-py
+/// components create 14 (its `--stub-wasi` builds 38, which do not fit).
+pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+/// The most tables one component may define across its core modules.
+pub const MAX_TABLES_PER_COMPONENT: u32 = 32;
+/// The most linear memories one component may define.
+pub const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
+
 /// The most agent slots a [`MemoryLayout::Guarded`] engine may have: their
 /// reservations (4 GiB + 2 x 32 MiB of guards each) must fit in a 47-bit
 /// user address space (128 TiB) with room for everything else.
@@ -176,17 +184,20 @@ impl CaxtonEngine {
 fn wasmtime_config(options: &EngineOptions) -> Result<Config, String> {
     let agents = options.max_agents.max(1);
     let mut pool = PoolingAllocationConfig::default();
-    // A std wasip2 component instantiates a few core modules (the program
-    // plus wit-component's shims), each with a table; one memory.
+    // A Rust wasip2 component instantiates 4 core modules (the program plus
+    // wit-component's shims), each with a table, and one memory; a
+    // JavaScript one (componentize-js) 4, a Python one (componentize-py) 14.
+    // The totals fit one Rust or JavaScript agent per slot; a Python agent
+    // takes the core instances of about 3.5 slots (docs/plugins.md).
     pool.total_component_instances(agents)
         .total_core_instances(agents * 4)
         .total_memories(agents)
         .total_tables(agents * 4)
         .total_stacks(agents)
         .max_memory_size(options.max_memory as usize)
-        .max_memories_per_component(2)
-        .max_tables_per_component(8)
-        .max_core_instances_per_component(8)
+        .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
+        .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
         // Reuse slots warm: reset only the pages an instance dirtied
         // (PAGEMAP_SCAN where the kernel has it) instead of madvise +
         // page faults + TLB shootdowns on every spawn.

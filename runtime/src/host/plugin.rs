@@ -43,6 +43,25 @@ pub enum PluginError {
         /// What was found instead and how to get a component.
         why: String,
     },
+    /// A valid component that creates more core instances, tables or
+    /// memories than one agent slot of the node's pool holds.
+    #[error(
+        "`{what}` is a component, but larger than an agent slot allows: {why}. A slot holds {cores} core \
+         module instances, {tables} tables and {memories} memories per component; a component built with \
+         stubbed or extra adapters can exceed them (see docs/plugins.md)"
+    )]
+    ExceedsSlot {
+        /// The plugin name or path.
+        what: String,
+        /// wasmtime's words.
+        why: String,
+        /// Core instances a slot holds.
+        cores: u32,
+        /// Tables a slot holds.
+        tables: u32,
+        /// Memories a slot holds.
+        memories: u32,
+    },
     /// A component, but not one of the `caxton:agent` world.
     #[error(
         "`{what}` does not fit the caxton:agent@0.1.0 world: {why}. Generate its bindings from \
@@ -137,13 +156,23 @@ impl Plugin {
     ) -> Result<Plugin, PluginError> {
         let start = Instant::now();
         check_header(name, bytes)?;
-        let (component, origin) =
-            cache
-                .load(&engine.engine, bytes)
-                .map_err(|e| PluginError::NotAComponent {
+        let (component, origin) = cache.load(&engine.engine, bytes).map_err(|e| {
+            let why = format!("{e:#}");
+            if why.contains("in the pooling allocator") {
+                PluginError::ExceedsSlot {
                     what: name.to_string(),
-                    why: format!("it does not validate: {e:#}"),
-                })?;
+                    why,
+                    cores: super::engine::MAX_CORE_INSTANCES_PER_COMPONENT,
+                    tables: super::engine::MAX_TABLES_PER_COMPONENT,
+                    memories: super::engine::MAX_MEMORIES_PER_COMPONENT,
+                }
+            } else {
+                PluginError::NotAComponent {
+                    what: name.to_string(),
+                    why: format!("it does not validate: {why}"),
+                }
+            }
+        })?;
         check_world(engine, name, &component)?;
         let mut linker = Linker::<AgentCtx>::new(&engine.engine);
         super::ctx::add_to_linker(&mut linker).map_err(|e| PluginError::WorldMismatch {
