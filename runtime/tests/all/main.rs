@@ -6,6 +6,8 @@ mod containment;
 mod durable;
 mod failures;
 mod fuzz_scale;
+mod languages;
+mod languages_util;
 mod net;
 mod plugins;
 mod reports;
