@@ -75,6 +75,25 @@ pub fn send(to: &str, payload: Vec<u8>) -> Result<(), String> {
     )
 }
 
+/// The agent's persistent state: bytes by key, kept by the node (and in its
+/// data dir when it is durable). Writes take effect when the handler returns.
+pub mod state {
+    /// The value of `key`, if set.
+    pub fn get(key: &str) -> Option<Vec<u8>> {
+        super::host::state_get(key)
+    }
+
+    /// Sets `key` to `value` (over the agent's state budget the call traps).
+    pub fn set(key: &str, value: Vec<u8>) {
+        super::host::state_set(key, Some(&value));
+    }
+
+    /// Deletes `key`.
+    pub fn delete(key: &str) {
+        super::host::state_set(key, None);
+    }
+}
+
 /// Logs `text` at `level` through the node's log, tagged with this agent.
 pub fn log(level: Level, text: &str) {
     host::log(level, text);

@@ -34,4 +34,8 @@ mod wasi;
 pub use engine::{CaxtonEngine, EngineOptions, MemoryLayout};
 pub use files::{AmbientFiles, HostFiles, NoFiles};
 pub use instance::{AgentInstance, InstanceSpec};
-pub use plugin::{Plugin, PluginError};
+pub use plugin::{Interface, Plugin, PluginError};
+
+/// The `caxton:agent` world every agent implements (`wit/agent.wit`), as
+/// `caxton-run wit` prints it and `caxton-run new` writes it into projects.
+pub const WIT: &str = include_str!("../../../wit/agent.wit");

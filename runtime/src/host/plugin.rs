@@ -215,6 +215,44 @@ impl Plugin {
     }
 }
 
+/// A component's imports and exports by name, as the loader reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    /// Imported interfaces (e.g. `caxton:agent/host@0.1.0`, `wasi:clocks/...`).
+    pub imports: Vec<String>,
+    /// Exported names (an agent's are `init`, `handle`, `handle-batch`).
+    pub exports: Vec<String>,
+}
+
+/// What the component in `bytes` imports and exports, whether or not it
+/// fits the world (compiled through the engine's cache, as loading is).
+pub fn interface(
+    engine: &CaxtonEngine,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Interface, PluginError> {
+    check_header(name, bytes)?;
+    let (component, _) =
+        engine
+            .cache
+            .load(&engine.engine, bytes)
+            .map_err(|e| PluginError::NotAComponent {
+                what: name.to_string(),
+                why: format!("it does not validate: {e:#}"),
+            })?;
+    let ty = component.component_type();
+    Ok(Interface {
+        imports: ty
+            .imports(&engine.engine)
+            .map(|(n, _)| n.to_string())
+            .collect(),
+        exports: ty
+            .exports(&engine.engine)
+            .map(|(n, _)| n.to_string())
+            .collect(),
+    })
+}
+
 /// Tells a core module or random bytes apart from a component, so the error
 /// says what the file is and how to get a component from it.
 fn check_header(name: &str, bytes: &[u8]) -> Result<(), PluginError> {

@@ -102,7 +102,7 @@ fn build(lang: Lang) -> Result<PathBuf, String> {
     }
 }
 
-fn has(program: &str) -> bool {
+pub fn has(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
         .output()

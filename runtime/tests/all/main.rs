@@ -12,6 +12,7 @@ mod net;
 mod plugins;
 mod reports;
 mod sandbox;
+mod scaffold;
 mod scripts;
 mod serve;
 mod supervision;

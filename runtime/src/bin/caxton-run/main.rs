@@ -5,6 +5,8 @@
 //! The only place that reads the environment, picks directories or files,
 //! or installs signal handlers: the library receives everything as arguments.
 
+mod inspect;
+mod new;
 mod script;
 mod serve;
 
@@ -53,6 +55,10 @@ mod exit {
 /// plugins: echo, counter, compute, hog, crasher, relay, streamer; any other component
 /// loads by path.
 ///
+/// Plugins: `caxton-run new NAME --lang rust|js|python` writes a project,
+/// `caxton-run wit` prints the world, `caxton-run inspect FILE.wasm` checks a
+/// component.
+///
 /// Exit codes: 0 ok, 1 script or runtime error (printed as file:line:col with
 /// the source line), 2 bad command line, 3 a threshold failed (after the
 /// full report is printed).
@@ -77,6 +83,14 @@ enum Command {
     /// Run a node that clients reach over QUIC (TLS 1.3, pinned certificate,
     /// tenant token), until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
+    /// Write a new plugin project in Rust, JavaScript or Python that builds
+    /// with that language's toolchain alone.
+    New(new::NewArgs),
+    /// Print the caxton:agent WIT world every agent implements.
+    Wit,
+    /// Say whether a component fits the world and what it costs (size,
+    /// imports, compile, spawn, least memory), before spawning anything.
+    Inspect(inspect::InspectArgs),
 }
 
 /// How the node is sized and where it keeps things (script and serve alike).
@@ -145,6 +159,12 @@ fn main() -> ExitCode {
     init_logging(quiet);
     let result = match cli.command {
         Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::New(args)) => new::run(args),
+        Some(Command::Wit) => {
+            print!("{}", caxton::host::WIT);
+            Ok(exit::OK)
+        }
+        Some(Command::Inspect(args)) => inspect::run(args),
         None => script::run(cli.script),
     };
     match result {
