@@ -87,6 +87,7 @@ struct PluginInner {
     pre: AgentPre<AgentCtx>,
     origin: Origin,
     load_time: Duration,
+    size: usize,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -103,38 +104,18 @@ impl Plugin {
     /// Loads a built-in plugin by name, or a component file by path (read
     /// through the engine's [`super::files::HostFiles`]).
     pub fn resolve(engine: &CaxtonEngine, name_or_path: &str) -> Result<Plugin, PluginError> {
-        if let Some(bytes) = super::builtin::bytes(name_or_path) {
-            return Plugin::from_bytes(engine, name_or_path, bytes);
-        }
-        let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".wasm");
-        if !looks_like_path {
-            return Err(PluginError::Unknown {
-                name: name_or_path.to_string(),
-                builtins: super::builtin::names().collect::<Vec<_>>().join(", "),
-            });
-        }
-        let bytes = engine
-            .options
-            .files
-            .component(name_or_path)
-            .map_err(|source| PluginError::Read {
-                path: name_or_path.to_string(),
-                source,
-            })?;
+        let bytes = read(engine, name_or_path)?;
         Plugin::from_bytes(engine, name_or_path, &bytes)
     }
 
-    /// Compiles a built-in plugin afresh, bypassing every cache: what a
-    /// cold start costs (`compile()` in scripts).
-    pub fn compile_builtin(engine: &CaxtonEngine, name: &str) -> Result<Plugin, PluginError> {
-        let bytes = super::builtin::bytes(name).ok_or_else(|| PluginError::Unknown {
-            name: name.to_string(),
-            builtins: super::builtin::names().collect::<Vec<_>>().join(", "),
-        })?;
+    /// Like [`Plugin::resolve`], but always compiles, bypassing the disk
+    /// cache (what a node pays for a component it has never seen).
+    pub fn compile(engine: &CaxtonEngine, name_or_path: &str) -> Result<Plugin, PluginError> {
+        let bytes = read(engine, name_or_path)?;
         Plugin::load(
             engine,
-            name,
-            bytes,
+            name_or_path,
+            &bytes,
             &super::cache::ComponentCache::new(None),
         )
     }
@@ -191,6 +172,7 @@ impl Plugin {
                 pre,
                 origin,
                 load_time: start.elapsed(),
+                size: bytes.len(),
             }),
         })
     }
@@ -205,6 +187,11 @@ impl Plugin {
         self.inner.origin
     }
 
+    /// The component's size in bytes.
+    pub fn size(&self) -> usize {
+        self.inner.size
+    }
+
     /// How long loading took (compile or cache load, plus checks and linking).
     pub fn load_time(&self) -> Duration {
         self.inner.load_time
@@ -213,6 +200,33 @@ impl Plugin {
     pub(crate) fn pre(&self) -> &AgentPre<AgentCtx> {
         &self.inner.pre
     }
+}
+
+/// The bytes of a built-in plugin, or of a component file (read through
+/// the engine's [`super::files::HostFiles`]).
+fn read(
+    engine: &CaxtonEngine,
+    name_or_path: &str,
+) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
+    if let Some(bytes) = super::builtin::bytes(name_or_path) {
+        return Ok(std::borrow::Cow::Borrowed(bytes));
+    }
+    let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".wasm");
+    if !looks_like_path {
+        return Err(PluginError::Unknown {
+            name: name_or_path.to_string(),
+            builtins: super::builtin::names().collect::<Vec<_>>().join(", "),
+        });
+    }
+    engine
+        .options
+        .files
+        .component(name_or_path)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|source| PluginError::Read {
+            path: name_or_path.to_string(),
+            source,
+        })
 }
 
 /// A component's imports and exports by name, as the loader reads them.

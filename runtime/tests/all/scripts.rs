@@ -667,3 +667,29 @@ fn a_spawn_storm_runs_every_cycle_against_caxton_and_raw_wasmtime() {
         ]
     );
 }
+
+#[test]
+fn compile_and_load_plugin_take_files_and_say_size_and_cache() {
+    let echo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release/echo.wasm")
+        .canonicalize()
+        .unwrap();
+    let size = std::fs::metadata(&echo).unwrap().len();
+    let source = format!(
+        r#"
+        let cold = compile("{path}");
+        if cold.cached {{ throw "compile() read a cache"; }}
+        if cold.size != {size} {{ throw `size ${{cold.size}}`; }}
+        let first = load_plugin("{path}");
+        let second = load_plugin("{path}");
+        if !second.cached {{ throw "the second load_plugin missed the disk cache"; }}
+        if request(spawn(second), "hi") != "hi" {{ throw "no echo"; }}
+        try {{ compile("no/such.wasm"); throw "compiled nothing"; }}
+        catch (e) {{ if !`${{e}}`.contains("cannot read the component file") {{ throw e; }} }}
+        "#,
+        path = echo.display()
+    );
+    if let Err(e) = run(&source, ScriptLimits::default()) {
+        panic!("{e}");
+    }
+}

@@ -93,6 +93,7 @@ fn register_types(engine: &mut Engine) {
             p.origin() == crate::host::cache::Origin::Cached
         })
         .register_get("load_ns", |p: &mut Plugin| p.load_time().as_nanos() as i64)
+        .register_get("size", |p: &mut Plugin| p.size() as i64)
         .register_fn("to_string", |p: &mut Plugin| {
             format!("plugin({})", p.name())
         });
@@ -106,7 +107,14 @@ fn register_agents(engine: &mut Engine, ctx: &ScriptContext) {
 
     let c = ctx.clone();
     engine.register_fn("compile", move |name: &str| -> Fallible<Plugin> {
-        Plugin::compile_builtin(c.node.engine(), name).map_err(fail)
+        Plugin::compile(c.node.engine(), name).map_err(fail)
+    });
+
+    // Through the disk cache but not the node's loaded plugins: what a
+    // second start of a node pays for a component it compiled before.
+    let c = ctx.clone();
+    engine.register_fn("load_plugin", move |name: &str| -> Fallible<Plugin> {
+        Plugin::resolve(c.node.engine(), name).map_err(fail)
     });
 
     let c = ctx.clone();
