@@ -232,3 +232,55 @@ pub const CASES: &[Case] = &[
         Expect::NotLoaded,
     ),
 ];
+
+/// The same attacks from agents written in JavaScript and Python (built
+/// into `plugins/js/dist` and `plugins/python/dist` by their toolchains;
+/// paths from the repository's root): their interpreters must not change
+/// what holds. [`super::cases_here`] leaves out those not built.
+pub const LANGUAGE_CASES: &[Case] = &[
+    case(
+        "JavaScript: infinite loop",
+        JS_HOSTILE,
+        "loop",
+        Expect::Fails("deadline"),
+    ),
+    case(
+        "JavaScript: unbounded allocation",
+        JS_HOSTILE,
+        "alloc",
+        Expect::Fails("memory"),
+    ),
+    case(
+        "JavaScript: an exception",
+        JS_HOSTILE,
+        "throw",
+        Expect::Error("thrown on purpose"),
+    ),
+    case(
+        "Python: infinite loop",
+        PY_HOSTILE,
+        "loop",
+        Expect::Fails("deadline"),
+    ),
+    case(
+        "Python: unbounded allocation",
+        PY_HOSTILE,
+        "alloc",
+        Expect::Fails("memory"),
+    ),
+    case(
+        "Python: an exception",
+        PY_HOSTILE,
+        "throw",
+        Expect::Error("raised on purpose"),
+    ),
+    case(
+        "Python: exits the process",
+        PY_HOSTILE,
+        "exit",
+        Expect::Fails("trap"),
+    ),
+];
+
+const JS_HOSTILE: &str = "plugins/js/dist/hostile.wasm";
+const PY_HOSTILE: &str = "plugins/python/dist/hostile.wasm";

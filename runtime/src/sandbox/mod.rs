@@ -16,7 +16,7 @@ use crate::node::{AgentHandle, Node, RequestError, SendError, SpawnError, SpawnO
 
 mod cases;
 
-pub use cases::{CASES, Case, Expect};
+pub use cases::{CASES, Case, Expect, LANGUAGE_CASES};
 
 /// How one case went.
 #[derive(Debug, Clone)]
@@ -115,6 +115,33 @@ pub fn run(node: &Node, tenant: &str, case: &Case, bystander: &AgentHandle) -> O
         rss_growth,
         rss_bound: (case.expect != Expect::NotLoaded).then(|| rss_bound(&limits(case))),
     }
+}
+
+/// The corpus this node can run: every built-in case, and the language
+/// cases whose component loads here (a language whose agents are not
+/// built, or a run outside the repository, leaves its cases out, with a
+/// warning that says how to build them).
+pub fn cases_here(node: &Node) -> Vec<&'static Case> {
+    let mut cases: Vec<&'static Case> = CASES.iter().collect();
+    let mut missing = std::collections::BTreeSet::new();
+    for case in LANGUAGE_CASES {
+        if missing.contains(case.plugin) {
+            continue;
+        }
+        match node.plugin(case.plugin) {
+            Ok(_) => cases.push(case),
+            Err(e) => {
+                tracing::warn!(
+                    "hostile corpus: leaving out the cases of {}: {e} (build them: \
+                     cd plugins/js && npm ci && npm run build; \
+                     cd plugins/python && pip install -r requirements.txt && python3 build.py)",
+                    case.plugin
+                );
+                missing.insert(case.plugin);
+            }
+        }
+    }
+    cases
 }
 
 /// A valid component that imports and exports nothing: of another world
