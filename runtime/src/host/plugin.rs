@@ -137,23 +137,7 @@ impl Plugin {
     ) -> Result<Plugin, PluginError> {
         let start = Instant::now();
         check_header(name, bytes)?;
-        let (component, origin) = cache.load(&engine.engine, bytes).map_err(|e| {
-            let why = format!("{e:#}");
-            if why.contains("in the pooling allocator") {
-                PluginError::ExceedsSlot {
-                    what: name.to_string(),
-                    why,
-                    cores: super::engine::MAX_CORE_INSTANCES_PER_COMPONENT,
-                    tables: super::engine::MAX_TABLES_PER_COMPONENT,
-                    memories: super::engine::MAX_MEMORIES_PER_COMPONENT,
-                }
-            } else {
-                PluginError::NotAComponent {
-                    what: name.to_string(),
-                    why: format!("it does not validate: {why}"),
-                }
-            }
-        })?;
+        let (component, origin) = compile(engine, name, bytes, cache)?;
         check_world(engine, name, &component)?;
         let mut linker = Linker::<AgentCtx>::new(&engine.engine);
         super::ctx::add_to_linker(&mut linker).map_err(|e| PluginError::WorldMismatch {
@@ -229,6 +213,33 @@ fn read(
         })
 }
 
+/// Compiles `bytes` (or loads them from `cache`), naming why a component
+/// does not compile: too large for a pool slot, or not valid.
+fn compile(
+    engine: &CaxtonEngine,
+    name: &str,
+    bytes: &[u8],
+    cache: &super::cache::ComponentCache,
+) -> Result<(Component, Origin), PluginError> {
+    cache.load(&engine.engine, bytes).map_err(|e| {
+        let why = format!("{e:#}");
+        if why.contains("in the pooling allocator") {
+            PluginError::ExceedsSlot {
+                what: name.to_string(),
+                why,
+                cores: super::engine::MAX_CORE_INSTANCES_PER_COMPONENT,
+                tables: super::engine::MAX_TABLES_PER_COMPONENT,
+                memories: super::engine::MAX_MEMORIES_PER_COMPONENT,
+            }
+        } else {
+            PluginError::NotAComponent {
+                what: name.to_string(),
+                why: format!("it does not validate: {why}"),
+            }
+        }
+    })
+}
+
 /// A component's imports and exports by name, as the loader reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
@@ -246,14 +257,7 @@ pub fn interface(
     bytes: &[u8],
 ) -> Result<Interface, PluginError> {
     check_header(name, bytes)?;
-    let (component, _) =
-        engine
-            .cache
-            .load(&engine.engine, bytes)
-            .map_err(|e| PluginError::NotAComponent {
-                what: name.to_string(),
-                why: format!("it does not validate: {e:#}"),
-            })?;
+    let (component, _) = compile(engine, name, bytes, &engine.cache)?;
     let ty = component.component_type();
     Ok(Interface {
         imports: ty

@@ -151,12 +151,5 @@ fn mib(bytes: u64) -> f64 {
 }
 
 fn human(d: Duration) -> String {
-    let us = d.as_secs_f64() * 1e6;
-    if us < 1000.0 {
-        format!("{us:.0} us")
-    } else if us < 1e6 {
-        format!("{:.1} ms", us / 1e3)
-    } else {
-        format!("{:.2} s", us / 1e6)
-    }
+    caxton::measure::stats::human_ns(d.as_nanos() as f64)
 }
