@@ -2,7 +2,8 @@
 //! the call in progress and a handle on its persistent state.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -77,6 +78,8 @@ impl AgentCtx {
         Ok(AgentCtx {
             limiter: MemoryLimiter {
                 limit: limits.memory,
+                granted: 0,
+                in_use: spec.memory.clone(),
             },
             name,
             limits,
@@ -147,12 +150,24 @@ impl WasiView for AgentCtx {
 /// instead of surfacing as an allocator abort.
 pub(crate) struct MemoryLimiter {
     limit: u64,
+    /// What this instance's memories have been granted, bytes.
+    granted: u64,
+    /// The agent's memory in use, shared with the node for observers: this
+    /// instance's grants are added as they happen and taken back when it is
+    /// dropped, so a restarted agent never counts its old instance too.
+    in_use: Arc<AtomicU64>,
+}
+
+impl Drop for MemoryLimiter {
+    fn drop(&mut self) {
+        self.in_use.fetch_sub(self.granted, Relaxed);
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -162,6 +177,11 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
                 limit: self.limit,
             }));
         }
+        // Called at each memory's creation too (from 0), so this counts
+        // initial memories as well as growth.
+        let grown = desired.saturating_sub(current) as u64;
+        self.granted += grown;
+        self.in_use.fetch_add(grown, Relaxed);
         Ok(true)
     }
 

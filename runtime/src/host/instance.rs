@@ -43,6 +43,9 @@ pub struct InstanceSpec {
     pub reach: Arc<dyn Reach>,
     /// Its log rate limiter.
     pub log: SharedLog,
+    /// Bytes of linear memory its live instance holds (kept up to date by
+    /// the instance; read by observers).
+    pub memory: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for InstanceSpec {

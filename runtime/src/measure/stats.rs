@@ -175,6 +175,20 @@ pub fn human_ns(ns: f64) -> String {
     }
 }
 
+/// Formats bytes for people: `512 B`, `64.0 KiB`, `1.50 MiB`, `2.00 GiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if bytes < 1 << 10 {
+        format!("{bytes} B")
+    } else if bytes < 1 << 20 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else if bytes < 1 << 30 {
+        format!("{:.2} MiB", b / (1u64 << 20) as f64)
+    } else {
+        format!("{:.2} GiB", b / (1u64 << 30) as f64)
+    }
+}
+
 /// Formats a rate: `950/s`, `12.3K/s`, `2.10M/s`.
 pub fn human_rate(per_s: f64) -> String {
     if per_s < 1e3 {

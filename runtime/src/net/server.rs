@@ -25,6 +25,9 @@ pub struct ServerOptions {
     pub listen: SocketAddr,
     /// Accepted tenant tokens: token -> tenant.
     pub tokens: HashMap<String, String>,
+    /// The operator's token, if operators may connect: it observes every
+    /// tenant's agents and the node's totals, and may do nothing else.
+    pub operator_token: Option<String>,
     /// Largest frame accepted from a client.
     pub max_frame: usize,
     /// The node's name, told to clients in the handshake (peers link it
@@ -41,6 +44,7 @@ impl ServerOptions {
         ServerOptions {
             listen,
             tokens: HashMap::from([(token.to_string(), tenant.to_string())]),
+            operator_token: None,
             max_frame: DEFAULT_MAX_FRAME,
             name: "caxton".into(),
             max_in_flight: 16_384,
@@ -177,10 +181,13 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
     let mut dec = Decoder::new(shared.options.max_frame);
     let hello =
         tokio::time::timeout(Duration::from_secs(10), read_frame(&mut recv, &mut dec)).await;
-    let tenant = match hello {
+    let role = match hello {
         Ok(Ok(Some(Frame::Hello { version, token }))) if version == PROTOCOL_VERSION => {
             match shared.options.tokens.get(&token) {
-                Some(tenant) => tenant.clone(),
+                Some(tenant) => Role::Tenant(tenant.clone()),
+                None if shared.options.operator_token.as_deref() == Some(token.as_str()) => {
+                    Role::Operator
+                }
                 None => {
                     shared.counters.auth_failures.inc();
                     tracing::info!(peer = %conn.remote_address(), "refused a connection with a wrong tenant token");
@@ -224,7 +231,13 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
                 let Ok(permit) = in_flight.clone().acquire_owned().await else {
                     return;
                 };
-                dispatch(&shared, &tenant, frame, &tx, permit).await;
+                match &role {
+                    Role::Tenant(tenant) => dispatch(&shared, tenant, frame, &tx, permit).await,
+                    Role::Operator => {
+                        let _ = tx.send(operate(&shared, frame));
+                        drop(permit);
+                    }
+                }
             }
             Ok(None) => return,
             Err(ReadError::Frame(e)) => {
@@ -238,6 +251,51 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
                 return;
             }
         }
+    }
+}
+
+/// Who a connection authenticated as.
+enum Role {
+    /// A tenant's client: works with its own tenant's agents only.
+    Tenant(String),
+    /// The node's operator: observes everything, changes nothing.
+    Operator,
+}
+
+/// An observation as a reply frame (see [`Frame::Observe`]).
+fn observation(shared: &Shared, req: u64, tenant: Option<&str>, operator: bool) -> Frame {
+    let mut seen = shared.node.observe(tenant, operator);
+    if let Some(totals) = seen.node.as_mut() {
+        totals.transport = Some(crate::node::Transport {
+            connections: shared.counters.open.get().max(0) as u64,
+            accepted: shared.counters.connections.get(),
+            auth_failures: shared.counters.auth_failures.get(),
+        });
+    }
+    match serde_json::to_vec(&seen) {
+        Ok(json) => Frame::Reply {
+            req,
+            payload: Bytes::from(json),
+        },
+        Err(e) => failed(req, format!("the observation did not serialize: {e}")),
+    }
+}
+
+const OPERATOR_ONLY_OBSERVES: &str =
+    "an operator connection only observes; use a tenant's token to spawn, send or stop";
+
+/// Serves one frame of an operator's connection: observations only.
+fn operate(shared: &Shared, frame: Frame) -> Frame {
+    match frame {
+        Frame::Observe { req, tenant } => {
+            let tenant = (!tenant.is_empty()).then_some(tenant.as_str());
+            observation(shared, req, tenant, true)
+        }
+        Frame::Request { req, .. } | Frame::Spawn { req, .. } | Frame::Stop { req, .. } => {
+            failed(req, OPERATOR_ONLY_OBSERVES)
+        }
+        Frame::Send { .. } => failed(0, OPERATOR_ONLY_OBSERVES),
+        other => failed(0, format!("a client may not send {other:?}")),
     }
 }
 
@@ -335,6 +393,18 @@ async fn dispatch(
             }
             Err(e) => failed(req, e),
         },
+        Frame::Observe { req, tenant: asked } => {
+            if asked.is_empty() || asked == tenant {
+                observation(shared, req, Some(tenant), false)
+            } else {
+                failed(
+                    req,
+                    format!(
+                        "a tenant's token observes its own tenant (`{tenant}`) only; `{asked}` needs the operator token"
+                    ),
+                )
+            }
+        }
         other => failed(0, format!("a client may not send {other:?}")),
     };
     let _ = tx.send(answer);

@@ -7,8 +7,8 @@
 //! which saves two thread wake-ups per round trip. The lifecycle makes sure
 //! exactly one drain owns the instance at a time.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -110,6 +110,8 @@ pub(crate) struct AgentCell {
     /// Its tenant's quotas, if the tenant has any (the message rate is
     /// checked on every enqueue).
     pub(crate) tenant_state: Option<Arc<TenantState>>,
+    /// Linear memory its live instance holds, bytes (see `InstanceSpec`).
+    pub(crate) memory: Arc<AtomicU64>,
 }
 
 /// A tenant's definition and what it uses of the rate.
@@ -191,6 +193,7 @@ impl AgentCell {
             background: self.is_background(),
             reach: self.reach.clone(),
             log: self.log.clone(),
+            memory: self.memory.clone(),
         }
     }
 

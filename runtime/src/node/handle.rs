@@ -68,6 +68,11 @@ impl AgentHandle {
             .map(|(f, _)| f.clone())
     }
 
+    /// Bytes of linear memory its instance holds now (0 while it has none).
+    pub fn memory(&self) -> u64 {
+        self.cell.memory.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Messages waiting in its mailbox.
     pub fn queued(&self) -> usize {
         self.cell.inner.lock().unwrap().mailbox().len()

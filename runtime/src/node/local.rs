@@ -4,7 +4,7 @@
 //! `registry` (find agents, tenants, peers) and `stats` (what it counts).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -59,6 +59,10 @@ pub(crate) struct NodeInner {
     /// Where background tenants' agents run, made on first use (`None` if
     /// the OS would not start its threads: they then share `rt`).
     pub(super) background: OnceLock<Option<BackgroundPool>>,
+    /// Set once the node has been observed: from then on request round
+    /// trips are timed into `requests` (see `observe`).
+    pub(super) observed: AtomicBool,
+    pub(super) requests: histogram::AtomicHistogram,
 }
 
 impl std::fmt::Debug for Node {
@@ -95,6 +99,8 @@ impl Node {
                 peers: RwLock::new(HashMap::new()),
                 peer_timeout: Duration::from_secs(30),
                 background: OnceLock::new(),
+                observed: AtomicBool::new(false),
+                requests: super::observe::request_histogram(),
             }),
         }
     }

@@ -10,6 +10,7 @@
 //! - `cell`: an agent's mailbox and run state (an idle agent holds no task);
 //!   `drain`: feeding the instance and supervising it (restarts, retries,
 //!   dead letters); `route`: how effects of a handler become deliveries;
+//!   `observe`: what an observer sees ([`Observation`]);
 //!   `peer`: what the node needs of a link to another node ([`PeerLink`],
 //!   which the QUIC client implements: this layer never imports `net`).
 
@@ -22,6 +23,7 @@ mod durable;
 mod error;
 mod handle;
 mod local;
+mod observe;
 mod peer;
 mod registry;
 mod request;
@@ -37,6 +39,7 @@ pub use durable::RestoreReport;
 pub use error::{RequestError, SendError, SpawnError, TenantError};
 pub use handle::AgentHandle;
 pub use local::Node;
+pub use observe::{AgentRow, MAX_ROWS, NodeTotals, Observation, Transport};
 pub use peer::{LinkError, LinkReply, PeerLink};
 
 /// The tenant of agents spawned without one.

@@ -90,8 +90,13 @@ impl Node {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, RequestError> {
+        let started = Instant::now();
         let rx = self.submit_request(agent, payload)?;
-        wait(agent, rx, Instant::now() + timeout, timeout).await
+        let result = wait(agent, rx, started + timeout, timeout).await;
+        if self.timing_requests() {
+            self.record_request(started);
+        }
+        result
     }
 
     /// Sends a request and waits for the reply, from a thread outside the
@@ -106,7 +111,21 @@ impl Node {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, RequestError> {
-        let until = Instant::now() + timeout;
+        let started = Instant::now();
+        let result = self.request_inline(agent, payload, started + timeout, timeout);
+        if self.timing_requests() {
+            self.record_request(started);
+        }
+        result
+    }
+
+    fn request_inline(
+        &self,
+        agent: &AgentHandle,
+        payload: Vec<u8>,
+        until: Instant,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
         let (tx, mut rx) = oneshot::channel();
         let env = self.envelope(Kind::Request, payload);
         let cell = &agent.cell;
@@ -157,7 +176,17 @@ impl Node {
         done: impl FnOnce(Result<Vec<u8>, RequestError>) + Send + 'static,
     ) {
         let env = self.envelope(Kind::Request, payload);
-        let mut delivery = Delivery::new(env, Some(ReplyTo::Callback(Box::new(done))));
+        let done: Box<dyn FnOnce(Result<Vec<u8>, RequestError>) + Send> = if self.timing_requests()
+        {
+            let (node, started) = (self.clone(), Instant::now());
+            Box::new(move |result| {
+                node.record_request(started);
+                done(result)
+            })
+        } else {
+            Box::new(done)
+        };
+        let mut delivery = Delivery::new(env, Some(ReplyTo::Callback(done)));
         delivery.hops = hops;
         if let Err(rejected) = self.push(&agent.cell, delivery) {
             let (err, delivery) = *rejected;

@@ -77,6 +77,7 @@ impl Node {
             inner: Mutex::new(life(&options.limits)),
             instance: Mutex::new(None),
             tenant_state,
+            memory: Arc::default(),
         });
         self.register(&cell)?;
         // A background tenant's `init` runs at its priority too.

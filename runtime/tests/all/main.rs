@@ -9,6 +9,7 @@ mod fuzz_scale;
 mod languages;
 mod languages_util;
 mod net;
+mod observe;
 mod plugins;
 mod reports;
 mod sandbox;

@@ -38,7 +38,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<u8> {
         bytes.len(),
         mib(bytes.len() as u64)
     );
-    let (_runtime, node, _) = crate::start_node(&args.node, true)?;
+    let crate::Started {
+        runtime: _runtime,
+        node,
+        ..
+    } = crate::start_node(&args.node, true)?;
     let engine = node.engine();
     let start = Instant::now();
     let loaded = Plugin::from_bytes(engine, &name, &bytes);

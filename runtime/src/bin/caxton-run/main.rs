@@ -7,8 +7,10 @@
 
 mod inspect;
 mod new;
+mod observe;
 mod script;
 mod serve;
+mod top;
 
 /// mimalloc instead of glibc's malloc. A QUIC request allocates on one
 /// worker thread and frees on another (frames, payloads, callbacks), and
@@ -55,6 +57,9 @@ mod exit {
 /// plugins: echo, counter, compute, hog, crasher, relay, streamer; any other component
 /// loads by path.
 ///
+/// Watching: `caxton-run top ADDR` shows a served node (or a script run
+/// with `--observe ADDR`) live in the terminal.
+///
 /// Plugins: `caxton-run new NAME --lang rust|js|python` writes a project,
 /// `caxton-run wit` prints the world, `caxton-run inspect FILE.wasm` checks a
 /// component.
@@ -83,6 +88,10 @@ enum Command {
     /// Run a node that clients reach over QUIC (TLS 1.3, pinned certificate,
     /// tenant token), until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
+    /// Watch a node: its totals and a table of its agents (mailbox, rate,
+    /// memory, restarts, last failure), redrawn every second. Keys: q quit,
+    /// s sort, r reverse, t tenant.
+    Top(top::TopArgs),
     /// Write a new plugin project in Rust, JavaScript or Python that builds
     /// with that language's toolchain alone.
     New(new::NewArgs),
@@ -155,11 +164,14 @@ fn size_arg(text: &str) -> Result<u64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let quiet = cli.command.is_none() && cli.script.quiet;
+    // `top` owns the screen: a log line would tear it.
+    let quiet =
+        (cli.command.is_none() && cli.script.quiet) || matches!(cli.command, Some(Command::Top(_)));
     init_logging(quiet);
     let result = match cli.command {
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::New(args)) => new::run(args),
+        Some(Command::Top(args)) => top::run(args),
         Some(Command::Wit) => {
             print!("{}", caxton::host::WIT);
             Ok(exit::OK)
@@ -193,23 +205,43 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("caxton"))
 }
 
+/// A started node and what came with it.
+struct Started {
+    runtime: tokio::runtime::Runtime,
+    node: Node,
+    /// What restoring a durable node brought back.
+    restore: Option<RestoreReport>,
+    /// The config's `[tokens]`: token per tenant, for a listener.
+    tokens: std::collections::BTreeMap<String, String>,
+}
+
+impl Started {
+    /// The listener's token -> tenant map: the config's tokens, plus
+    /// `extra` (token, tenant) if given.
+    fn token_map(&self, extra: Option<(&str, &str)>) -> std::collections::HashMap<String, String> {
+        self.tokens
+            .iter()
+            .map(|(tenant, token)| (token.clone(), tenant.clone()))
+            .chain(extra.map(|(token, tenant)| (token.to_string(), tenant.to_string())))
+            .collect()
+    }
+}
+
 /// Starts the runtime and the node (durable and restored with a data dir).
-fn start_node(
-    args: &NodeArgs,
-    quiet: bool,
-) -> anyhow::Result<(tokio::runtime::Runtime, Node, Option<RestoreReport>)> {
+fn start_node(args: &NodeArgs, quiet: bool) -> anyhow::Result<Started> {
     // A bad config stops the start before anything runs.
-    let tenants = match &args.config {
+    let config = match &args.config {
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("reading the config {}", file.display()))?;
-            caxton::core::tenant::parse_config(&text)
+            caxton::core::tenant::parse_node_config(&text)
                 .with_context(|| format!("in the config {}", file.display()))?
         }
         None => Default::default(),
     };
+    let tenants = &config.tenants;
     let apply = |node: &Node| -> anyhow::Result<()> {
-        for (name, tenant) in &tenants {
+        for (name, tenant) in tenants {
             node.set_tenant(name, tenant.clone())?;
         }
         Ok(())
@@ -244,7 +276,12 @@ fn start_node(
     let Some(dir) = &args.data_dir else {
         let node = Node::new(engine, runtime.handle().clone());
         apply(&node)?;
-        return Ok((runtime, node, None));
+        return Ok(Started {
+            runtime,
+            node,
+            restore: None,
+            tokens: config.tokens,
+        });
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the data dir {}", dir.display()))?;
@@ -263,5 +300,10 @@ fn start_node(
     for (agent, why) in &report.failed {
         eprintln!("warning: agent {agent} could not be restored: {why}");
     }
-    Ok((runtime, node, Some(report)))
+    Ok(Started {
+        runtime,
+        node,
+        restore: Some(report),
+        tokens: config.tokens,
+    })
 }

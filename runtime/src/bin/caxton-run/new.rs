@@ -164,7 +164,7 @@ fn project(name: &str, lang: Lang) -> anyhow::Result<Vec<(&'static str, String)>
             (
                 "package.json",
                 fill(template!("js/package.json"))
-                    .replace("{{componentize_js}}", &componentize_js_version()?),
+                    .replace("{{dev_dependencies}}", &js_dev_dependencies()?),
             ),
             ("agent.js", fill(template!("js/agent.js"))),
             ("caxton.js", JS_SDK.to_string()),
@@ -199,12 +199,20 @@ fn type_name(name: &str) -> String {
         .collect()
 }
 
-fn componentize_js_version() -> anyhow::Result<String> {
+/// plugins/js/package.json's pins, as the lines of a `devDependencies`
+/// object: componentize-js, and the shim it imports but declares only as an
+/// optional peer (which npm does not install by itself).
+fn js_dev_dependencies() -> anyhow::Result<String> {
     let package: serde_json::Value = serde_json::from_str(JS_PACKAGE)?;
-    package["devDependencies"]["@bytecodealliance/componentize-js"]
-        .as_str()
-        .map(str::to_string)
-        .context("plugins/js/package.json pins no componentize-js")
+    let pins = package["devDependencies"]
+        .as_object()
+        .filter(|pins| pins.contains_key("@bytecodealliance/componentize-js"))
+        .context("plugins/js/package.json pins no componentize-js")?;
+    Ok(pins
+        .iter()
+        .map(|(name, version)| format!("    {}: {version}", serde_json::Value::from(name.as_str())))
+        .collect::<Vec<_>>()
+        .join(",\n"))
 }
 
 fn componentize_py_version() -> anyhow::Result<String> {
@@ -226,7 +234,15 @@ mod tests {
         for bad in ["", "My", "1a", "a b", "a/b", "../x"] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
-        assert_eq!(componentize_js_version().unwrap(), "0.23.0");
+        let pins = js_dev_dependencies().unwrap();
+        assert!(
+            pins.contains(r#""@bytecodealliance/componentize-js": "0.23.0""#),
+            "{pins}"
+        );
+        assert!(
+            pins.contains(r#""@bytecodealliance/preview2-shim": "0.25.0""#),
+            "{pins}"
+        );
         assert_eq!(componentize_py_version().unwrap(), "0.25.1");
     }
 }

@@ -11,7 +11,7 @@ use caxton::script::{Progress, Runner, ScriptContext, ScriptLimits};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{NodeArgs, duration_arg, exit, start_node};
+use super::{NodeArgs, duration_arg, exit, observe, start_node};
 
 /// Running a script.
 #[derive(Debug, Args)]
@@ -58,6 +58,13 @@ pub(crate) struct ScriptArgs {
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
     params: Vec<(String, String)>,
 
+    /// Let `caxton-run top` watch this run's node: listen for observers on
+    /// ADDR (UDP, e.g. 127.0.0.1:7701; port 0 picks one) and print the
+    /// fingerprint and operator token they need. Tenants with a token in
+    /// the config's [tokens] may watch their own agents.
+    #[arg(long, value_name = "ADDR")]
+    observe: Option<std::net::SocketAddr>,
+
     /// Print only errors and the final table.
     #[arg(long, short)]
     pub(crate) quiet: bool,
@@ -90,7 +97,17 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
     if let Some(name) = &cli.save_baseline {
         check_name(name)?;
     }
-    let (runtime, node, restore) = start_node(&cli.node, cli.quiet)?;
+    let started_node = start_node(&cli.node, cli.quiet)?;
+    let observed = match cli.observe {
+        Some(addr) => Some(observe::listen(&started_node, addr)?),
+        None => None,
+    };
+    let super::Started {
+        runtime,
+        node,
+        restore,
+        ..
+    } = started_node;
     let mut ctx = ScriptContext::new(node, &path);
     ctx.restore = restore;
     ctx.params = Arc::new(cli.params.iter().cloned().collect());
@@ -126,6 +143,9 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
         if !cli.quiet {
             eprintln!("saved baseline `{name}` to {}", file.display());
         }
+    }
+    if let Some(server) = observed {
+        server.close();
     }
     // Agents may still be running; do not wait for them.
     runtime.shutdown_background();

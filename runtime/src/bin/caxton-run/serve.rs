@@ -38,18 +38,25 @@ pub(crate) struct ServeArgs {
 
 /// Runs the node until Ctrl-C (or, on Unix, SIGTERM).
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
-    let (identity, token) = match &args.node.data_dir {
+    let (identity, token, operator) = match &args.node.data_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the data dir {}", dir.display()))?;
-            (load_or_create_identity(dir)?, load_or_create_token(dir)?)
+            (
+                load_or_create_identity(dir)?,
+                load_or_create_token(&dir.join("token"))?,
+                load_or_create_token(&dir.join(OPERATOR_TOKEN))?,
+            )
         }
-        None => (Identity::generate()?, new_token()?),
+        None => (Identity::generate()?, new_token()?, new_token()?),
     };
-    let (runtime, node, _restore) = start_node(&args.node, false)?;
-    let stop = stop_signal(&runtime)?;
+    let started = start_node(&args.node, false)?;
+    let stop = stop_signal(&started.runtime)?;
     let mut options = ServerOptions::new(args.listen, &token, &args.tenant);
+    options.tokens = started.token_map(Some((&token, &args.tenant)));
+    options.operator_token = Some(operator.clone());
     options.name = args.name.clone();
+    let super::Started { runtime, node, .. } = started;
     let server = Server::start(node.clone(), &identity, options)?;
     println!(
         "caxton node `{}` listening on {}",
@@ -59,6 +66,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     println!("  fingerprint: {}", server.fingerprint());
     println!("  token:       {token}");
     println!("  tenant:      {}", args.tenant);
+    println!("  operator:    {operator} (for `caxton-run top`: sees every tenant)");
     println!(
         "  udp buffer:  {} KiB (receive; raise net.core.rmem_max for more)",
         server.udp_buffer() >> 10
@@ -69,7 +77,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     );
     match &args.node.data_dir {
         Some(dir) => println!(
-            "  data dir:    {} (identity, token and agents are kept there)",
+            "  data dir:    {} (identity, tokens and agents are kept there)",
             dir.display()
         ),
         None => println!(
@@ -144,9 +152,11 @@ fn load_or_create_identity(dir: &Path) -> anyhow::Result<Identity> {
     Ok(identity)
 }
 
-fn load_or_create_token(dir: &Path) -> anyhow::Result<String> {
-    let path = dir.join("token");
-    if let Ok(token) = std::fs::read_to_string(&path) {
+/// The operator token's file in the data dir.
+pub(crate) const OPERATOR_TOKEN: &str = "operator-token";
+
+fn load_or_create_token(path: &Path) -> anyhow::Result<String> {
+    if let Ok(token) = std::fs::read_to_string(path) {
         let token = token.trim().to_string();
         anyhow::ensure!(
             !token.is_empty(),
@@ -156,11 +166,11 @@ fn load_or_create_token(dir: &Path) -> anyhow::Result<String> {
         return Ok(token);
     }
     let token = new_token()?;
-    write_private(&path, token.as_bytes())?;
+    write_private(path, token.as_bytes())?;
     Ok(token)
 }
 
-fn new_token() -> anyhow::Result<String> {
+pub(crate) fn new_token() -> anyhow::Result<String> {
     Ok(caxton::net::tls::new_token()?)
 }
 

@@ -155,6 +155,10 @@ fn decode_body(body: Bytes) -> Result<Frame, FrameError> {
             let kill = r.u8("kill")? != 0;
             Frame::Stop { req, name, kill }
         }
+        tag::OBSERVE => Frame::Observe {
+            req: r.u64("req")?,
+            tenant: r.string("tenant")?,
+        },
         other => return Err(FrameError::UnknownType(other)),
     };
     r.finish()?;

@@ -14,7 +14,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// The protocol version sent in [`Frame::Hello`] and [`Frame::Welcome`].
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Default largest frame accepted (type + body), in bytes.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
@@ -106,6 +106,15 @@ pub enum Frame {
         /// Abrupt.
         kill: bool,
     },
+    /// Ask for an observation of the node (answered by `Reply` whose
+    /// payload is a JSON `node::Observation`, or `Error`). An operator
+    /// token sees every tenant; a tenant token only its own.
+    Observe {
+        /// Correlates the answer.
+        req: u64,
+        /// Only this tenant's agents (empty: all the caller may see).
+        tenant: String,
+    },
 }
 
 /// Why bytes could not be decoded into a frame.
@@ -149,6 +158,7 @@ pub(super) mod tag {
     pub const REPLY: u8 = 7;
     pub const ERROR: u8 = 8;
     pub const STOP: u8 = 9;
+    pub const OBSERVE: u8 = 10;
 }
 
 impl Frame {
@@ -233,6 +243,11 @@ impl Frame {
                 out.put_u64_le(*req);
                 put_str(out, name, "name")?;
                 out.put_u8(u8::from(*kill));
+            }
+            Frame::Observe { req, tenant } => {
+                out.put_u8(tag::OBSERVE);
+                out.put_u64_le(*req);
+                put_str(out, tenant, "tenant")?;
             }
         }
         let len = out.len() - start - 4;

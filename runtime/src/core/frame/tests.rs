@@ -46,6 +46,10 @@ fn samples() -> Vec<Frame> {
             name: "x".into(),
             kill: true,
         },
+        Frame::Observe {
+            req: 4,
+            tenant: "acme".into(),
+        },
     ]
 }
 

@@ -28,16 +28,45 @@ pub struct ConfigError(pub String);
 /// ```
 ///
 /// Unknown tables and keys are errors, so a typo never silently means
-/// "unlimited".
+/// "unlimited". The tenants of [`parse_node_config`].
 pub fn parse_config(text: &str) -> Result<BTreeMap<String, Tenant>, ConfigError> {
+    parse_node_config(text).map(|c| c.tenants)
+}
+
+/// Shortest token a config may give a tenant.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Everything the node config file defines.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeConfig {
+    /// Tenants by name.
+    pub tenants: BTreeMap<String, Tenant>,
+    /// The token each tenant's clients present, by tenant (`[tokens]`):
+    ///
+    /// ```toml
+    /// [tokens]
+    /// acme = "a-long-random-secret"
+    /// ```
+    pub tokens: BTreeMap<String, String>,
+}
+
+/// The config file: `[tenants.NAME]` tables (see [`parse_config`]) and a
+/// `[tokens]` table. A token shorter than [`MIN_TOKEN_LEN`] or given to
+/// two tenants is an error.
+pub fn parse_node_config(text: &str) -> Result<NodeConfig, ConfigError> {
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError(format!("not valid TOML: {e}")))?;
     let mut tenants = BTreeMap::new();
+    let mut tokens = BTreeMap::new();
     for (key, value) in table {
+        if key == "tokens" {
+            tokens = parse_tokens(value)?;
+            continue;
+        }
         if key != "tenants" {
             return Err(ConfigError(format!(
-                "unknown key `{key}`: the config has only [tenants.NAME] tables"
+                "unknown key `{key}`: the config has only [tenants.NAME] and [tokens] tables"
             )));
         }
         let toml::Value::Table(all) = value else {
@@ -59,5 +88,35 @@ pub fn parse_config(text: &str) -> Result<BTreeMap<String, Tenant>, ConfigError>
             tenants.insert(name, t);
         }
     }
-    Ok(tenants)
+    Ok(NodeConfig { tenants, tokens })
+}
+
+fn parse_tokens(value: toml::Value) -> Result<BTreeMap<String, String>, ConfigError> {
+    let toml::Value::Table(all) = value else {
+        return Err(ConfigError(
+            "`tokens` must be a table: [tokens] with TENANT = \"TOKEN\"".into(),
+        ));
+    };
+    let mut tokens = BTreeMap::new();
+    for (tenant, token) in all {
+        crate::core::name::check(&tenant)
+            .map_err(|e| ConfigError(format!("[tokens] {tenant}: {e}")))?;
+        let toml::Value::String(token) = token else {
+            return Err(ConfigError(format!(
+                "[tokens] {tenant}: the token must be a string"
+            )));
+        };
+        if token.len() < MIN_TOKEN_LEN {
+            return Err(ConfigError(format!(
+                "[tokens] {tenant}: a token must be at least {MIN_TOKEN_LEN} characters (a guessable token lets anyone in as the tenant)"
+            )));
+        }
+        if let Some((other, _)) = tokens.iter().find(|(_, t)| **t == token) {
+            return Err(ConfigError(format!(
+                "[tokens] {tenant}: the same token as `{other}` (a token decides the tenant, so each needs its own)"
+            )));
+        }
+        tokens.insert(tenant, token);
+    }
+    Ok(tokens)
 }

@@ -163,7 +163,7 @@ fn bad_key(key: &str, message: String) -> OptionsError {
 mod config;
 mod quotas;
 
-pub use config::{ConfigError, parse_config};
+pub use config::{ConfigError, MIN_TOKEN_LEN, NodeConfig, parse_config, parse_node_config};
 pub use quotas::{QuotaError, Quotas, RateBucket};
 
 #[cfg(test)]

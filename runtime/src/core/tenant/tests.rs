@@ -47,6 +47,26 @@ fn a_config_gives_data_dirs_and_one_way_grants() {
 }
 
 #[test]
+fn a_config_gives_tenants_tokens_that_are_long_and_distinct() {
+    let c = parse_node_config(
+        "[tenants.a]\n[tokens]\na = \"0123456789abcdef\"\nb = \"fedcba9876543210\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.tokens["a"], "0123456789abcdef");
+    assert_eq!(c.tokens["b"], "fedcba9876543210");
+    assert!(c.tenants.contains_key("a"));
+    let err = parse_node_config("[tokens]\na = \"short\"\n").unwrap_err();
+    assert!(err.0.contains("at least 16 characters"), "{err}");
+    let err = parse_node_config("[tokens]\na = \"0123456789abcdef\"\nb = \"0123456789abcdef\"\n")
+        .unwrap_err();
+    assert!(err.0.contains("the same token as `a`"), "{err}");
+    let err = parse_node_config("[tokens]\na = 3\n").unwrap_err();
+    assert!(err.0.contains("must be a string"), "{err}");
+    let err = parse_node_config("[tokens]\n\"../x\" = \"0123456789abcdef\"\n").unwrap_err();
+    assert!(err.0.contains("[tokens]"), "{err}");
+}
+
+#[test]
 fn a_tenant_is_normal_priority_unless_it_says_background() {
     let t = parse_config("[tenants.a]\n[tenants.b]\npriority = \"background\"\n").unwrap();
     assert_eq!(t["a"].priority, Priority::Normal);

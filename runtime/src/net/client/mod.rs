@@ -20,6 +20,7 @@ mod links;
 mod reader;
 
 use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, MAX_PAYLOAD, PROTOCOL_VERSION};
+use crate::node::Observation;
 use reader::reader;
 
 /// Code called with a request's answer where it arrives (the reader task).
@@ -254,6 +255,28 @@ impl RemoteNode {
         match self.conn.close_reason() {
             Some(reason) => NetError::lost(reason),
             None => NetError::lost_because("the connection closed"),
+        }
+    }
+
+    /// Observes the node: every tenant's agents and the node's totals with
+    /// the operator's token, its own tenant's agents with a tenant's
+    /// (`tenant` narrows an operator's view; a tenant may name only its
+    /// own).
+    pub async fn observe(&self, tenant: Option<&str>) -> Result<Observation, NetError> {
+        let frame = self
+            .call(
+                |req| Frame::Observe {
+                    req,
+                    tenant: tenant.unwrap_or_default().into(),
+                },
+                Duration::from_secs(30),
+            )
+            .await?;
+        match frame {
+            Frame::Reply { payload, .. } => serde_json::from_slice(&payload).map_err(|e| {
+                NetError::Remote(format!("the node sent an unreadable observation: {e}"))
+            }),
+            other => Err(NetError::Remote(format!("unexpected answer {other:?}"))),
         }
     }
 

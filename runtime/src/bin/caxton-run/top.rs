@@ -1,0 +1,483 @@
+//! `caxton-run top ADDR`: a terminal observer of a node, redrawn about once
+//! a second from observations taken over QUIC (see `caxton::node::Observation`).
+//! The node keeps cumulative counters; rates and interval percentiles are
+//! worked out here from two observations in a row.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use caxton::measure::stats::{human_bytes, human_ns, human_rate};
+use caxton::net::client::RemoteNode;
+use caxton::node::{AgentRow, Observation};
+use clap::Args;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Row, Table};
+use ratatui::{DefaultTerminal, Frame};
+
+use super::{duration_arg, exit};
+
+/// Watching a node.
+#[derive(Debug, Args)]
+pub(crate) struct TopArgs {
+    /// The node's QUIC address (what `serve` or `--observe` printed).
+    addr: SocketAddr,
+
+    /// The node's certificate fingerprint (printed by `serve`).
+    #[arg(long, required_unless_present = "data_dir")]
+    fingerprint: Option<String>,
+
+    /// The operator token (sees every tenant and the node's totals) or a
+    /// tenant's token (sees that tenant's agents only).
+    #[arg(long, required_unless_present = "data_dir")]
+    token: Option<String>,
+
+    /// Read the fingerprint and the operator token from a served node's
+    /// data dir (on the node's machine).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Show only this tenant's agents at first (the `t` key cycles).
+    #[arg(long)]
+    tenant: Option<String>,
+
+    /// Time between observations.
+    #[arg(long, default_value = "1s", value_parser = duration_arg)]
+    interval: Duration,
+}
+
+/// Connects, then draws until `q`, Esc or Ctrl-C.
+pub(crate) fn run(args: TopArgs) -> anyhow::Result<u8> {
+    let (fingerprint, token) = credentials(&args)?;
+    // One worker keeps the connection's own tasks running while this thread
+    // waits for keys.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let client = rt
+        .block_on(RemoteNode::connect(args.addr, &fingerprint, &token))
+        .with_context(|| format!("connecting to {}", args.addr))?;
+    // A token that may not observe is refused before the screen changes.
+    let first = rt
+        .block_on(client.observe(None))
+        .context("observing the node")?;
+    let mut view = View::new(&args, client.name(), first);
+    let mut source = Source {
+        addr: args.addr,
+        fingerprint,
+        token,
+        client,
+    };
+    let mut terminal = ratatui::init();
+    let result = watch(&rt, &mut source, &mut terminal, &mut view, args.interval);
+    ratatui::restore();
+    source.client.close();
+    result.map(|()| exit::OK)
+}
+
+/// Where observations come from; reconnected when the node goes away
+/// (restarted, say) and comes back.
+struct Source {
+    addr: SocketAddr,
+    fingerprint: String,
+    token: String,
+    client: RemoteNode,
+}
+
+impl Source {
+    fn observe(&mut self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Observation> {
+        match rt.block_on(self.client.observe(None)) {
+            Ok(seen) => Ok(seen),
+            Err(e) => {
+                let reconnect = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    RemoteNode::connect(self.addr, &self.fingerprint, &self.token),
+                );
+                if let Ok(Ok(client)) = rt.block_on(reconnect) {
+                    self.client = client;
+                }
+                Err(e.into())
+            }
+        }
+    }
+}
+
+fn credentials(args: &TopArgs) -> anyhow::Result<(String, String)> {
+    let Some(dir) = &args.data_dir else {
+        // clap requires both without a data dir.
+        return Ok((
+            args.fingerprint.clone().unwrap_or_default(),
+            args.token.clone().unwrap_or_default(),
+        ));
+    };
+    let read = |name: &str| {
+        let file = dir.join(name);
+        std::fs::read(&file).with_context(|| {
+            format!(
+                "reading {} (is {} a served node's data dir?)",
+                file.display(),
+                dir.display()
+            )
+        })
+    };
+    let fingerprint = match &args.fingerprint {
+        Some(f) => f.clone(),
+        None => caxton::net::tls::Identity::from_der(
+            read("identity.cert.der")?,
+            read("identity.key.der")?,
+        )
+        .fingerprint(),
+    };
+    let token = match &args.token {
+        Some(t) => t.clone(),
+        None => String::from_utf8_lossy(&read(super::serve::OPERATOR_TOKEN)?)
+            .trim()
+            .to_string(),
+    };
+    Ok((fingerprint, token))
+}
+
+fn watch(
+    rt: &tokio::runtime::Runtime,
+    source: &mut Source,
+    terminal: &mut DefaultTerminal,
+    view: &mut View,
+    interval: Duration,
+) -> anyhow::Result<()> {
+    loop {
+        terminal.draw(|f| view.draw(f))?;
+        let next = Instant::now() + interval;
+        while let Some(left) = next.checked_duration_since(Instant::now()) {
+            if !event::poll(left)? {
+                break;
+            }
+            let Event::Key(key) = event::read()? else {
+                continue;
+            };
+            if key.kind != KeyEventKind::Press {
+                continue;
+            }
+            match key.code {
+                KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    return Ok(());
+                }
+                KeyCode::Char('s') => view.sort = view.sort.next(),
+                KeyCode::Char('r') => view.descending = !view.descending,
+                KeyCode::Char('t') => view.next_tenant(),
+                _ => continue,
+            }
+            terminal.draw(|f| view.draw(f))?;
+        }
+        match source.observe(rt) {
+            Ok(seen) => view.update(seen),
+            Err(e) => view.error = Some(format!("{e:#}")),
+        }
+    }
+}
+
+/// What the table is sorted by (`s` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortKey {
+    Mailbox,
+    Rate,
+    Memory,
+    Restarts,
+    Name,
+}
+
+impl SortKey {
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Mailbox => SortKey::Rate,
+            SortKey::Rate => SortKey::Memory,
+            SortKey::Memory => SortKey::Restarts,
+            SortKey::Restarts => SortKey::Name,
+            SortKey::Name => SortKey::Mailbox,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            SortKey::Mailbox => "mailbox",
+            SortKey::Rate => "handled/s",
+            SortKey::Memory => "memory",
+            SortKey::Restarts => "restarts",
+            SortKey::Name => "name",
+        }
+    }
+}
+
+/// The screen's state: the last two observations and the user's choices.
+struct View {
+    addr: SocketAddr,
+    node: String,
+    prev: Option<Observation>,
+    now: Observation,
+    sort: SortKey,
+    descending: bool,
+    /// Only this tenant's agents (`None`: all the token may see).
+    tenant: Option<String>,
+    error: Option<String>,
+}
+
+impl View {
+    fn new(args: &TopArgs, node: &str, first: Observation) -> View {
+        View {
+            addr: args.addr,
+            node: node.to_string(),
+            prev: None,
+            now: first,
+            sort: SortKey::Mailbox,
+            descending: true,
+            tenant: args.tenant.clone(),
+            error: None,
+        }
+    }
+
+    fn update(&mut self, seen: Observation) {
+        self.prev = Some(std::mem::replace(&mut self.now, seen));
+        self.error = None;
+    }
+
+    /// Seconds between the two observations, if there are two.
+    fn dt(&self) -> Option<f64> {
+        let prev = self.prev.as_ref()?;
+        let ms = self.now.at_unix_ms.checked_sub(prev.at_unix_ms)?;
+        (ms > 0).then_some(ms as f64 / 1e3)
+    }
+
+    /// Cycles the tenant filter: all, then each tenant seen, in order.
+    fn next_tenant(&mut self) {
+        let mut tenants: Vec<&str> = self.now.agents.iter().map(|a| a.tenant.as_str()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        self.tenant = match &self.tenant {
+            None => tenants.first().map(|t| t.to_string()),
+            Some(t) => tenants
+                .iter()
+                .position(|x| x == t)
+                .and_then(|i| tenants.get(i + 1))
+                .map(|t| t.to_string()),
+        };
+    }
+
+    /// Handled per second of each agent over the last interval.
+    fn rates(&self) -> HashMap<(&str, &str), f64> {
+        let (Some(prev), Some(dt)) = (&self.prev, self.dt()) else {
+            return HashMap::new();
+        };
+        let before: HashMap<(&str, &str), u64> = prev
+            .agents
+            .iter()
+            .map(|a| ((a.tenant.as_str(), a.name.as_str()), a.handled))
+            .collect();
+        self.now
+            .agents
+            .iter()
+            .filter_map(|a| {
+                let key = (a.tenant.as_str(), a.name.as_str());
+                let then = before.get(&key)?;
+                Some((key, a.handled.saturating_sub(*then) as f64 / dt))
+            })
+            .collect()
+    }
+
+    fn draw(&self, f: &mut Frame<'_>) {
+        let [head, table, foot] = Layout::vertical([
+            Constraint::Length(5),
+            Constraint::Min(3),
+            Constraint::Length(1),
+        ])
+        .areas(f.area());
+        f.render_widget(Paragraph::new(self.totals()), head);
+        self.draw_table(f, table);
+        let tenant = self.tenant.as_deref().unwrap_or("all");
+        let order = if self.descending { "desc" } else { "asc" };
+        let foot_text = match &self.error {
+            Some(e) => format!("error: {e} (retrying)   q quit"),
+            None => format!(
+                "q quit   s sort: {} ({order})   r reverse   t tenant: {tenant}",
+                self.sort.label()
+            ),
+        };
+        f.render_widget(
+            Paragraph::new(foot_text).style(Style::new().add_modifier(Modifier::REVERSED)),
+            foot,
+        );
+    }
+
+    fn totals(&self) -> Vec<Line<'static>> {
+        let seen = &self.now;
+        let scope = match &seen.tenant {
+            Some(t) => format!("tenant `{t}`"),
+            None => "operator view".to_string(),
+        };
+        let statuses: Vec<String> = seen
+            .by_status
+            .iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect();
+        let mut lines = vec![
+            Line::from(format!(
+                "caxton top: node `{}` at {}, {scope}",
+                self.node, self.addr
+            )),
+            Line::from(format!(
+                "agents {}: {}",
+                seen.agents_total,
+                if statuses.is_empty() {
+                    "none".to_string()
+                } else {
+                    statuses.join(", ")
+                }
+            )),
+        ];
+        let rate = |now: u64, then: Option<u64>| match (then, self.dt()) {
+            (Some(then), Some(dt)) => human_rate(now.saturating_sub(then) as f64 / dt),
+            _ => "-".to_string(),
+        };
+        let Some(node) = &seen.node else {
+            let then = self.prev.as_ref().map(|p| p.handled);
+            lines.push(Line::from(format!(
+                "handled {}   (node totals need the operator token)",
+                rate(seen.handled, then)
+            )));
+            return lines;
+        };
+        let before = self.prev.as_ref().and_then(|p| p.node.as_ref());
+        let cpu = match (node.cpu_s, before.and_then(|b| b.cpu_s), self.dt()) {
+            (Some(now), Some(then), Some(dt)) => {
+                format!("{:.0}% of a core", (now - then).max(0.0) / dt * 100.0)
+            }
+            _ => "-".to_string(),
+        };
+        let latency = match seen.request_quantiles_since(self.prev.as_ref(), &[0.5, 0.99]) {
+            Some(q) if q.len() == 2 => format!(
+                "p50 {}  p99 {}",
+                human_ns(q[0] as f64),
+                human_ns(q[1] as f64)
+            ),
+            _ => "none in the interval".to_string(),
+        };
+        lines.push(Line::from(format!(
+            "messages in {}  out {}   requests {latency}",
+            rate(node.messages_in, before.map(|b| b.messages_in)),
+            rate(node.messages_out, before.map(|b| b.messages_out)),
+        )));
+        let transport = match &node.transport {
+            Some(t) => format!(
+                "connections {} ({} accepted)   auth failures {}",
+                t.connections, t.accepted, t.auth_failures
+            ),
+            None => "no listener".to_string(),
+        };
+        let failures: Vec<String> = node
+            .failures
+            .iter()
+            .map(|(why, n)| format!("{why} {n}"))
+            .collect();
+        lines.push(Line::from(format!(
+            "CPU {cpu}   RSS {}   {transport}   failures: {}",
+            node.rss_bytes.map_or("-".to_string(), human_bytes),
+            if failures.is_empty() {
+                "none".to_string()
+            } else {
+                failures.join(", ")
+            }
+        )));
+        lines
+    }
+
+    fn draw_table(&self, f: &mut Frame<'_>, area: ratatui::layout::Rect) {
+        let rates = self.rates();
+        let rate_of = |a: &AgentRow| rates.get(&(a.tenant.as_str(), a.name.as_str())).copied();
+        let mut rows: Vec<&AgentRow> = self
+            .now
+            .agents
+            .iter()
+            .filter(|a| self.tenant.as_deref().is_none_or(|t| a.tenant == t))
+            .collect();
+        rows.sort_by(|a, b| {
+            let order = match self.sort {
+                SortKey::Mailbox => a.queued.cmp(&b.queued),
+                SortKey::Rate => rate_of(a)
+                    .unwrap_or(0.0)
+                    .total_cmp(&rate_of(b).unwrap_or(0.0)),
+                SortKey::Memory => a.memory.cmp(&b.memory),
+                SortKey::Restarts => a.restarts.cmp(&b.restarts),
+                SortKey::Name => (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)),
+            };
+            let order = if self.descending {
+                order.reverse()
+            } else {
+                order
+            };
+            order.then_with(|| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)))
+        });
+        let shown = rows.len();
+        let header = [
+            ("TENANT", None),
+            ("NAME", Some(SortKey::Name)),
+            ("PLUGIN", None),
+            ("STATUS", None),
+            ("MAILBOX", Some(SortKey::Mailbox)),
+            ("HANDLED/S", Some(SortKey::Rate)),
+            ("MEMORY / LIMIT", Some(SortKey::Memory)),
+            ("RESTARTS", Some(SortKey::Restarts)),
+            ("LAST FAILURE", None),
+        ]
+        .map(|(title, key)| {
+            if key == Some(self.sort) {
+                format!("{title}{}", if self.descending { "▼" } else { "▲" })
+            } else {
+                title.to_string()
+            }
+        });
+        let body = rows.into_iter().map(|a| {
+            Row::new(vec![
+                a.tenant.clone(),
+                a.name.clone(),
+                a.plugin.clone(),
+                a.status.clone(),
+                a.queued.to_string(),
+                rate_of(a).map_or("-".to_string(), |r| format!("{r:.0}")),
+                format!(
+                    "{} / {}",
+                    human_bytes(a.memory),
+                    human_bytes(a.memory_limit)
+                ),
+                a.restarts.to_string(),
+                a.last_failure.clone().unwrap_or_default(),
+            ])
+        });
+        let widths = [
+            Constraint::Length(10),
+            Constraint::Length(16),
+            Constraint::Length(10),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(11),
+            Constraint::Length(22),
+            Constraint::Length(10),
+            Constraint::Min(12),
+        ];
+        let more = self.now.agents_total.saturating_sub(self.now.agents.len());
+        let title = if more > 0 {
+            format!(" agents: {shown} shown, {more} more not sent ")
+        } else {
+            format!(" agents: {shown} shown ")
+        };
+        let table = Table::new(body, widths)
+            .header(Row::new(header).style(Style::new().add_modifier(Modifier::BOLD)))
+            .block(Block::bordered().title(title));
+        f.render_widget(table, area);
+    }
+}
