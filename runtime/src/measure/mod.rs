@@ -11,6 +11,7 @@
 //!   be told apart from what it measures.
 
 pub mod compare;
+pub mod live;
 pub mod load;
 pub mod machine;
 pub mod resources;

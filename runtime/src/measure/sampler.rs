@@ -68,12 +68,22 @@ impl From<&SamplerSpec> for SamplerOptions {
 #[derive(Debug)]
 pub struct Sampler {
     options: SamplerOptions,
+    live: Option<std::sync::Arc<super::live::Live>>,
 }
 
 impl Sampler {
     /// A sampler with these options.
     pub fn new(options: SamplerOptions) -> Self {
-        Sampler { options }
+        Sampler {
+            options,
+            live: None,
+        }
+    }
+
+    /// Also records every timed sample into `live` (for a live view).
+    pub fn with_live(mut self, live: Option<std::sync::Arc<super::live::Live>>) -> Self {
+        self.live = live;
+        self
     }
 
     /// Runs warm-up and timed calls of `work`; `progress` is told the
@@ -129,11 +139,19 @@ impl Sampler {
             match result {
                 Ok(()) => {
                     hist.saturating_record(ns.max(1));
+                    if let Some(live) = &self.live {
+                        live.record(ns);
+                    }
                     let g = &mut groups[((done * GROUPS as f64) as usize).min(GROUPS - 1)];
                     g.0 += u128::from(ns);
                     g.1 += 1;
                 }
-                Err(e) => note(e, &mut errors),
+                Err(e) => {
+                    if let Some(live) = &self.live {
+                        live.error();
+                    }
+                    note(e, &mut errors)
+                }
             }
             i += 1;
         }

@@ -63,6 +63,10 @@ pub struct Stats {
     /// a count of WebAssembly work, the same on any machine and any day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuel: Option<f64>,
+    /// A `load` run window by window, if it asked for windows: for the
+    /// timelines of the HTML report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<crate::measure::load::Window>,
 }
 
 /// How far behind its schedule an open-model load generator sent, ns: its
@@ -158,6 +162,7 @@ impl Stats {
             resources: None,
             send_lag: None,
             fuel: None,
+            timeline: Vec::new(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (versioned JSON, see `docs/scripting.md` for the schema).
 
 pub mod baseline;
+pub mod html;
 mod markdown;
 pub mod plot;
 mod table;

@@ -37,6 +37,9 @@ pub struct ScriptContext {
     pub(crate) histograms: Arc<Mutex<Vec<Named>>>,
     /// Told when long work starts, for a progress bar.
     pub progress: Option<Arc<dyn Progress>>,
+    /// Where a live view (`--dashboard`) reads the measurement under way;
+    /// `None` records nothing.
+    pub live: Option<Arc<crate::measure::live::Live>>,
     /// Values given on the command line (`--set key=value`), read with
     /// `param()`.
     pub params: Arc<BTreeMap<String, String>>,
@@ -79,6 +82,7 @@ impl ScriptContext {
             thresholds: Arc::default(),
             histograms: Arc::default(),
             progress: None,
+            live: None,
             params: Arc::default(),
             read_script: None,
         }
@@ -96,6 +100,12 @@ impl ScriptContext {
         self.histograms.lock().unwrap().clone()
     }
 
+    /// Runs `f` on the histograms without copying them (a live view reads
+    /// the new ones as they come).
+    pub fn with_histograms<R>(&self, f: impl FnOnce(&[Named]) -> R) -> R {
+        f(&self.histograms.lock().unwrap())
+    }
+
     pub(crate) fn record(&self, stats: Stats) {
         self.report.lock().unwrap().measurements.push(stats);
     }
@@ -109,9 +119,33 @@ impl ScriptContext {
         self.record(stats);
     }
 
-    /// Shows `name` as under way until the guard is dropped.
-    pub(crate) fn begin(&self, name: &str, expected: Option<Duration>) -> Option<Box<dyn Send>> {
-        self.progress.as_ref().map(|p| p.begin(name, expected))
+    /// Shows `name` as under way (a progress bar, a live view) until the
+    /// guard is dropped.
+    pub(crate) fn begin(&self, name: &str, expected: Option<Duration>) -> Begun {
+        if let Some(live) = &self.live {
+            live.begin(name, expected);
+        }
+        Begun {
+            _bar: self.progress.as_ref().map(|p| p.begin(name, expected)),
+            live: self.live.clone(),
+        }
+    }
+
+    /// The report so far, with the thresholds whose measurement exists
+    /// already judged (for a live view; [`ScriptContext::finish`] judges
+    /// them all).
+    pub fn report_so_far(&self) -> Report {
+        let mut report = self.report.lock().unwrap().clone();
+        let decided: Vec<_> = self
+            .thresholds
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| report.measurements.iter().any(|m| m.name == t.metric))
+            .cloned()
+            .collect();
+        report.judge(&decided);
+        report
     }
 
     /// Agents alive on this node and the nodes the script serves.
@@ -130,6 +164,20 @@ impl ScriptContext {
     pub(crate) fn usage(&self) -> Usage {
         Usage {
             cpu_s: crate::measure::resources::cpu_seconds(),
+        }
+    }
+}
+
+/// Long work under way: ends its progress bar and live figures when dropped.
+pub(crate) struct Begun {
+    _bar: Option<Box<dyn Send>>,
+    live: Option<Arc<crate::measure::live::Live>>,
+}
+
+impl Drop for Begun {
+    fn drop(&mut self) {
+        if let Some(live) = &self.live {
+            live.end();
         }
     }
 }

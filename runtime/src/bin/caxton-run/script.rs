@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use caxton::report::html::{self, PageState, render_html};
 use caxton::report::{Baseline, Report, plot, render_markdown, render_table};
 use caxton::script::{Progress, Runner, ScriptContext, ScriptLimits};
 use clap::Args;
@@ -29,6 +30,12 @@ pub(crate) struct ScriptArgs {
     /// open-model load runs) to FILE.
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
+
+    /// Also write the report as one self-contained HTML page (no network
+    /// needed): summary, verdicts, thresholds, baseline comparison,
+    /// latency-by-percentile charts with runs overlaid, load timelines.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 
     /// Write an SVG latency-distribution plot per measurement into DIR.
     #[arg(long, value_name = "DIR")]
@@ -137,7 +144,7 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
     if !report.measurements.is_empty() || !report.thresholds.is_empty() {
         println!("\n{}", render_table(&report));
     }
-    write_reports(&cli, &report, &ctx)?;
+    write_reports(&cli, &report, &ctx, baseline.as_ref())?;
     if let Some(name) = cli.save_baseline.as_deref().filter(|_| outcome.is_ok()) {
         let file = save_baseline(&cli.results_dir, name, &report, &ctx)?;
         if !cli.quiet {
@@ -220,7 +227,16 @@ fn save_baseline(
 }
 
 /// The JSON, Markdown and plot files asked for.
-fn write_reports(cli: &ScriptArgs, report: &Report, ctx: &ScriptContext) -> anyhow::Result<()> {
+fn write_reports(
+    cli: &ScriptArgs,
+    report: &Report,
+    ctx: &ScriptContext,
+    baseline: Option<&Baseline>,
+) -> anyhow::Result<()> {
+    if let Some(file) = &cli.html {
+        std::fs::write(file, render_html(&page_state(report, ctx, baseline, true)?))
+            .with_context(|| format!("writing the HTML report to {}", file.display()))?;
+    }
     if let Some(json) = &cli.json {
         std::fs::write(json, report.to_json())
             .with_context(|| format!("writing the JSON report to {}", json.display()))?;
@@ -238,6 +254,24 @@ fn write_reports(cli: &ScriptArgs, report: &Report, ctx: &ScriptContext) -> anyh
         }
     }
     Ok(())
+}
+
+/// What the HTML page shows of the run so far (or of the whole run).
+fn page_state(
+    report: &Report,
+    ctx: &ScriptContext,
+    baseline: Option<&Baseline>,
+    finished: bool,
+) -> anyhow::Result<PageState> {
+    let histograms = ctx.histograms();
+    let curves = html::curves(histograms.iter().map(|(name, h)| (name.as_str(), h)));
+    let baseline_curves = match baseline {
+        Some(b) => html::baseline_curves(b)?,
+        None => Vec::new(),
+    };
+    let mut state = PageState::finished(report.clone(), curves, baseline_curves);
+    state.finished = finished;
+    Ok(state)
 }
 
 /// Progress bars on the terminal (stderr), one per long measurement.

@@ -97,6 +97,9 @@ pub struct LoadOptions {
     pub tick: Duration,
     /// Split the run into windows of this length (needs `Until::Elapsed`).
     pub window: Option<Duration>,
+    /// Where a live view reads the run's figures as it goes (`None`: no
+    /// live view, nothing recorded twice).
+    pub live: Option<std::sync::Arc<crate::measure::live::Live>>,
 }
 
 /// Most windows a timeline may have.
@@ -117,6 +120,7 @@ impl Default for LoadOptions {
             burst: None,
             tick: Duration::ZERO,
             window: None,
+            live: None,
         }
     }
 }

@@ -56,6 +56,8 @@ pub(super) struct Run {
     pub(super) samples: Vec<SubSample>,
     /// Per window of send time, if a timeline was asked for.
     pub(super) windows: Option<Windows>,
+    /// A live view's recorder, if one watches.
+    pub(super) live: Option<Arc<crate::measure::live::Live>>,
     pub(super) stopping: AtomicBool,
     /// Closed model: workers still running.
     pub(super) workers: AtomicUsize,
@@ -182,8 +184,14 @@ impl Run {
                 }
                 self.ok_ops.fetch_add(1, Relaxed);
                 self.ok_msgs.fetch_add(messages, Relaxed);
+                if let Some(live) = &self.live {
+                    live.record(ns);
+                }
             }
             Err(e) => {
+                if let Some(live) = &self.live {
+                    live.error();
+                }
                 self.errors.fetch_add(1, Relaxed);
                 self.first_error.lock().unwrap().get_or_insert(e);
             }
@@ -229,6 +237,7 @@ pub(super) fn run_once(
         hists,
         samples: (0..SHARDS).map(|_| SubSample::default()).collect(),
         windows,
+        live: options.live.clone(),
         stopping: AtomicBool::new(false),
         workers: AtomicUsize::new(0),
         idle: (Mutex::new(()), Condvar::new()),

@@ -12,7 +12,7 @@ use super::run::touched;
 
 /// One window of a run's timeline: the operations *sent* in it (latency by
 /// send time, so a backlog shows where it was caused).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     /// Start of the window, seconds from the start of the run.
     pub start_s: f64,

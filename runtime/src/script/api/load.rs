@@ -47,14 +47,23 @@ fn execute(
     let usage = c.usage();
     let bar = progress.then(|| c.begin(&options.name, expected));
     let fuel = std::cell::Cell::new(None);
-    let report = run_load_observed(target, options, || fuel.set(c.node.engine().fuel_burned()))
-        .map_err(|e| e.to_string())?;
+    let mut options = options.clone();
+    options.live = c.live.clone();
+    let report = run_load_observed(target, &options, || {
+        fuel.set(c.node.engine().fuel_burned());
+        // The warm-up's figures are not the run's.
+        if let Some(live) = &c.live {
+            live.restart();
+        }
+    })
+    .map_err(|e| e.to_string())?;
     drop(bar);
     let mut stats = report.latency.clone();
     // In the report a load run's throughput is messages per second.
     stats.throughput = report.throughput;
     stats.resources = usage.end(c);
     stats.send_lag = report.send_lag.as_ref().map(SendLag::from_histogram);
+    stats.timeline = report.timeline.clone();
     // Fuel per message answered (a broadcast's operation is several).
     stats.fuel = fuel
         .get()

@@ -30,7 +30,8 @@ fn register_measure(engine: &mut Engine, ctx: &ScriptContext) {
                     fuel.set(c.node.engine().fuel_burned());
                 }
             };
-            let (mut stats, histogram) = sample(&call, name, options, &work, timed)?;
+            let (mut stats, histogram) =
+                sample(&call, name, options, &work, c.live.clone(), timed)?;
             drop(bar);
             stats.resources = usage.end(&c);
             let calls = stats.count + stats.errors;
@@ -52,10 +53,11 @@ fn sample(
     name: &str,
     options: SamplerOptions,
     work: &FnPtr,
+    live: Option<std::sync::Arc<crate::measure::live::Live>>,
     progress: impl FnMut(f64),
 ) -> Fallible<(Stats, hdrhistogram::Histogram<u64>)> {
     let mut fatal: Option<Box<EvalAltResult>> = None;
-    let measured = Sampler::new(options).run(
+    let measured = Sampler::new(options).with_live(live).run(
         name,
         || match work.call_within_context::<Dynamic>(call, ()) {
             Ok(_) => Ok(()),
@@ -137,7 +139,8 @@ fn register_compare(engine: &mut Engine, ctx: &ScriptContext) {
             let (sampler, spec) = options::sampler_options("compare", &opts).map_err(fail)?;
             let rounds = spec.rounds.unwrap_or(5).clamp(1, 1000);
             let run = |name: &str, f: &FnPtr| {
-                sample(&call, name, sampler.clone(), f, |_| {}).map(|(stats, _)| stats)
+                sample(&call, name, sampler.clone(), f, c.live.clone(), |_| {})
+                    .map(|(stats, _)| stats)
             };
             let bar = c.begin(&format!("{name_a} vs {name_b}"), None);
             let (sa, sb, comparison) = crate::measure::compare::compare(
