@@ -8,6 +8,9 @@
   var charts = [];
   // Choices that survive a redraw (the dashboard redraws on every event).
   var chosen = null;
+  // Until the reader ticks a box, the overlay follows the measurements as
+  // they arrive (a live page gets the comparable ones one by one).
+  var pickedByHand = false;
   var chosenBaseline = null;
 
   function el(tag, attrs) {
@@ -157,29 +160,9 @@
     var r = state.report;
     var failed = (r.thresholds || []).some(function (t) { return t.verdict === "fail"; });
     app.appendChild(el("h1", { text: "Caxton report: " + r.script }));
-    var started = new Date(r.started_unix * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
-    app.appendChild(el("p", { cls: "meta", text: "caxton " + r.caxton_version + " · started " + started + " · " + r.elapsed_s.toFixed(1) + " s · " + r.measurements.length + " measurements" }));
+    app.appendChild(el("p", { cls: "meta", id: "meta", text: metaText(r) }));
 
-    if (state.live) {
-      var live = el("div", { id: "live", cls: state.finished ? "done" : "" });
-      if (state.finished && state.error) {
-        live.className = "done failed";
-        live.appendChild(el("b", { text: "The script failed: " }));
-        live.appendChild(el("span", { text: state.error }));
-      } else if (state.finished) {
-        live.appendChild(el("b", { text: "Finished" }));
-        live.appendChild(document.createTextNode(" after " + r.elapsed_s.toFixed(1) + " s: this page now shows the full report."));
-      } else if (state.progress) {
-        var p = state.progress;
-        live.appendChild(el("b", { text: "Running: " + p.name }));
-        var of = p.expected_s ? " of " + p.expected_s.toFixed(1) + " s" : "";
-        live.appendChild(el("div", { id: "live-figures", text: p.elapsed_s.toFixed(1) + " s" + of + " · " + p.count + " done · " + rate(p.rate) + " · p50 " + ns(p.p50) + " · p99 " + ns(p.p99) + (p.errors ? " · " + p.errors + " errors" : "") }));
-      } else {
-        live.appendChild(el("b", { text: "Running" }));
-        live.appendChild(document.createTextNode(" (between measurements)"));
-      }
-      app.appendChild(live);
-    }
+    if (state.live) app.appendChild(liveBox(state));
 
     var ok = (r.thresholds || []).filter(function (t) { return t.verdict === "pass"; }).length;
     var cards = el("div", { cls: "cards" });
@@ -231,7 +214,7 @@
     if (curves.length) {
       app.appendChild(el("h2", { text: "Latency by percentile" }));
       var names = curves.map(function (c) { return c.name; });
-      if (!chosen) chosen = comparable(names);
+      if (!chosen || !pickedByHand) chosen = comparable(names);
       chosen = chosen.filter(function (n) { return names.indexOf(n) >= 0; });
       var picker = el("div", { cls: "picker", id: "overlay-picker" });
       var area = el("div");
@@ -239,6 +222,7 @@
         var box = el("input", { type: "checkbox" });
         box.checked = chosen.indexOf(n) >= 0;
         box.addEventListener("change", function () {
+          pickedByHand = true;
           chosen = box.checked ? chosen.concat([n]) : chosen.filter(function (x) { return x !== n; });
           draw();
         });
@@ -286,18 +270,68 @@
     document.body.setAttribute("data-rendered", String(Date.now()));
   }
 
+  // The dashboard's box: the measurement under way, or how the run ended.
+  function liveBox(state) {
+    var r = state.report;
+    var live = el("div", { id: "live", cls: state.finished ? "done" : "" });
+    if (state.finished && state.error) {
+      live.className = "done failed";
+      live.appendChild(el("b", { text: "The script failed: " }));
+      live.appendChild(el("span", { text: state.error }));
+    } else if (state.finished) {
+      live.appendChild(el("b", { text: "Finished" }));
+      live.appendChild(document.createTextNode(" after " + r.elapsed_s.toFixed(1) + " s: this page now shows the full report."));
+    } else if (state.progress) {
+      var p = state.progress;
+      live.appendChild(el("b", { text: "Running: " + p.name }));
+      var of = p.expected_s ? " of " + p.expected_s.toFixed(1) + " s" : "";
+      live.appendChild(el("div", { id: "live-figures", text: p.elapsed_s.toFixed(1) + " s" + of + " · " + p.count + " done · " + rate(p.rate) + " · p50 " + ns(p.p50) + " · p99 " + ns(p.p99) + (p.errors ? " · " + p.errors + " errors" : "") }));
+    } else {
+      live.appendChild(el("b", { text: "Running" }));
+      live.appendChild(document.createTextNode(" (between measurements, " + r.elapsed_s.toFixed(1) + " s in)"));
+    }
+    return live;
+  }
+
+  function metaText(r) {
+    var started = new Date(r.started_unix * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+    return "caxton " + r.caxton_version + " · started " + started + " · " + r.elapsed_s.toFixed(1) + " s · " + r.measurements.length + " measurements";
+  }
+
+  // What a redraw of everything but the live box depends on.
+  function contentKey(state) {
+    return JSON.stringify([state.report.measurements, state.report.thresholds, state.report.verdicts, state.report.comparisons, state.report.baseline, (state.curves || []).length, state.finished, state.error]);
+  }
+
   var state = JSON.parse(document.getElementById("caxton-data").textContent);
   render(state);
   if (state.live && !state.finished) {
     var source = new EventSource(state.live);
+    var shown = contentKey(state);
     source.addEventListener("state", function (e) {
       var next = JSON.parse(e.data);
-      render(next);
+      var key = contentKey(next);
+      var box = document.getElementById("live");
+      if (key === shown && box) {
+        // Only the progress moved: redraw the box, not the charts (the
+        // reader keeps the scroll position and the curves ticked).
+        box.replaceWith(liveBox(next));
+        document.getElementById("meta").textContent = metaText(next.report);
+      } else {
+        render(next);
+        shown = key;
+      }
       if (next.finished) source.close();
     });
     source.onerror = function () {
-      // The run ended and its server went away: keep what is shown.
-      if (source.readyState === EventSource.CLOSED) return;
+      // The run ended and its server went away: keep what is shown, say so.
+      if (source.readyState === EventSource.OPEN) return;
+      var box = document.getElementById("live");
+      if (box && !box.classList.contains("done")) {
+        source.close();
+        box.className = "done failed";
+        box.replaceChildren(el("b", { text: "Disconnected" }), document.createTextNode(": the run's dashboard went away before the end; this is the last state received."));
+      }
     };
   }
 })();

@@ -22,6 +22,8 @@ pub struct Live {
 struct Current {
     name: String,
     started: Instant,
+    /// Since when `count` counts (the end of a warm-up).
+    counting: Instant,
     expected: Option<Duration>,
 }
 
@@ -38,6 +40,8 @@ pub struct LiveFigures {
     pub count: u64,
     /// Operations failed.
     pub errors: u64,
+    /// Operations per second since counting (re)started.
+    pub rate: f64,
     /// Median latency so far, ns.
     pub p50: Option<u64>,
     /// 99th percentile so far, ns.
@@ -60,16 +64,26 @@ impl Live {
     /// `name` starts now (forgetting the previous measurement's figures).
     pub fn begin(&self, name: &str, expected: Option<Duration>) {
         let mut current = self.current.lock().unwrap();
-        self.restart();
+        self.clear();
+        let now = Instant::now();
         *current = Some(Current {
             name: name.to_string(),
-            started: Instant::now(),
+            started: now,
+            counting: now,
             expected,
         });
     }
 
     /// Forgets the figures so far (after a warm-up) but keeps the name.
     pub fn restart(&self) {
+        let mut current = self.current.lock().unwrap();
+        self.clear();
+        if let Some(c) = current.as_mut() {
+            c.counting = Instant::now();
+        }
+    }
+
+    fn clear(&self) {
         self.count.store(0, Relaxed);
         self.errors.store(0, Relaxed);
         // An atomic histogram has no reset: subtracting what it holds is
@@ -107,11 +121,18 @@ impl Live {
             .ok()
             .flatten()
             .map(|r| r.entries().values().map(|b| b.end()).collect::<Vec<_>>());
+        let count = self.count.load(Relaxed);
+        let counting = current.counting.elapsed().as_secs_f64();
         Some(LiveFigures {
             name: current.name,
             elapsed: current.started.elapsed(),
             expected: current.expected,
-            count: self.count.load(Relaxed),
+            count,
+            rate: if counting > 0.0 {
+                count as f64 / counting
+            } else {
+                0.0
+            },
             errors: self.errors.load(Relaxed),
             p50: q.as_ref().and_then(|q| q.first().copied()),
             p99: q.as_ref().and_then(|q| q.get(1).copied()),
@@ -134,6 +155,7 @@ mod tests {
         live.error();
         let f = live.figures().unwrap();
         assert_eq!((f.name.as_str(), f.count, f.errors), ("m", 100, 1));
+        assert!(f.rate > 0.0);
         let (p50, p99) = (f.p50.unwrap(), f.p99.unwrap());
         assert!((47_000..=54_000).contains(&p50), "{p50}");
         assert!((95_000..=106_000).contains(&p99), "{p99}");

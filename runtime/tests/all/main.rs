@@ -2,6 +2,7 @@
 //! a real tokio runtime. One test binary, one module per area.
 
 mod agents;
+mod browser;
 mod containment;
 mod durable;
 mod failures;

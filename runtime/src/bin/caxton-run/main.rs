@@ -5,6 +5,7 @@
 //! The only place that reads the environment, picks directories or files,
 //! or installs signal handlers: the library receives everything as arguments.
 
+mod dashboard;
 mod inspect;
 mod new;
 mod observe;

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use caxton::measure::live::Live;
 use caxton::report::html::{self, PageState, render_html};
 use caxton::report::{Baseline, Report, plot, render_markdown, render_table};
 use caxton::script::{Progress, Runner, ScriptContext, ScriptLimits};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::dashboard::Dashboard;
 use super::{NodeArgs, duration_arg, exit, observe, start_node};
 
 /// Running a script.
@@ -72,6 +74,14 @@ pub(crate) struct ScriptArgs {
     #[arg(long, value_name = "ADDR")]
     observe: Option<std::net::SocketAddr>,
 
+    /// Show the run live on a local web page at http://ADDR/ (e.g.
+    /// 127.0.0.1:7702; port 0 picks one, printed at the start): the
+    /// measurement under way with its rate and p50/p99 so far, finished
+    /// measurements and thresholds as they are decided, and at the end the
+    /// same report as --html. Anyone who can reach ADDR sees the page.
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<std::net::SocketAddr>,
+
     /// Print only errors and the final table.
     #[arg(long, short)]
     pub(crate) quiet: bool,
@@ -129,6 +139,17 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
     if !cli.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
         ctx.progress = Some(Arc::new(Bars));
     }
+    let dashboard = match cli.dashboard {
+        Some(addr) => {
+            ctx.live = Some(Arc::new(Live::default()));
+            let baseline_curves = match &baseline {
+                Some(b) => html::baseline_curves(b)?,
+                None => Vec::new(),
+            };
+            Some(Dashboard::start(addr, &ctx, baseline_curves)?)
+        }
+        None => None,
+    };
     let limits = ScriptLimits {
         wall_clock: cli.timeout,
         ..ScriptLimits::default()
@@ -145,6 +166,11 @@ pub(crate) fn run(cli: ScriptArgs) -> anyhow::Result<u8> {
         println!("\n{}", render_table(&report));
     }
     write_reports(&cli, &report, &ctx, baseline.as_ref())?;
+    if let Some(dashboard) = dashboard {
+        let mut state = page_state(&report, &ctx, baseline.as_ref(), true)?;
+        state.error = outcome.as_ref().err().map(ToString::to_string);
+        dashboard.finish(state);
+    }
     if let Some(name) = cli.save_baseline.as_deref().filter(|_| outcome.is_ok()) {
         let file = save_baseline(&cli.results_dir, name, &report, &ctx)?;
         if !cli.quiet {
