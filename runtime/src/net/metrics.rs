@@ -1,5 +1,6 @@
 //! `/metrics` in the Prometheus text format: what a node and its QUIC
-//! transport have seen, for `caxton-run serve --metrics ADDR`.
+//! transport have seen, for `caxton-run serve --metrics ADDR`, next to the
+//! [`Health`] probes.
 //!
 //! The registry is built afresh at each scrape from the node's current
 //! figures (agents per plugin, message and failure counts) plus the
@@ -18,6 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::NetError;
+use super::health::Health;
 use super::server::Counters;
 use crate::node::Node;
 
@@ -94,13 +96,9 @@ pub fn render(node: &Node, transport: &Counters) -> String {
     text
 }
 
-/// Serves `GET /metrics` on `addr` until the runtime stops; returns the
-/// bound address.
-pub async fn serve_metrics(
-    addr: SocketAddr,
-    node: Node,
-    transport: Arc<Counters>,
-) -> Result<SocketAddr, NetError> {
+/// Serves `GET /metrics`, `/healthz` and `/readyz` (see [`Health`]) on
+/// `addr` until the runtime stops; returns the bound address.
+pub async fn serve_metrics(addr: SocketAddr, health: Arc<Health>) -> Result<SocketAddr, NetError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| NetError::connect(addr, e))?;
@@ -112,9 +110,9 @@ pub async fn serve_metrics(
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (node, transport) = (node.clone(), transport.clone());
+            let health = health.clone();
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let response = respond(&req, &node, &transport);
+                let response = respond(&req, &health);
                 async move { Ok::<_, std::convert::Infallible>(response) }
             });
             tokio::spawn(async move {
@@ -131,19 +129,36 @@ pub async fn serve_metrics(
     Ok(bound)
 }
 
-fn respond<B>(req: &Request<B>, node: &Node, transport: &Counters) -> Response<Full<Bytes>> {
-    let (status, body, kind) = if req.uri().path() == "/metrics" {
-        (
-            StatusCode::OK,
-            render(node, transport),
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )
-    } else {
-        (
+const TEXT: &str = "text/plain; charset=utf-8";
+
+fn respond<B>(req: &Request<B>, health: &Health) -> Response<Full<Bytes>> {
+    let (status, body, kind) = match req.uri().path() {
+        "/metrics" => match health.serving() {
+            Some((node, transport)) => (
+                StatusCode::OK,
+                render(node, transport),
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            ),
+            None => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the node is not listening yet\n".to_string(),
+                TEXT,
+            ),
+        },
+        "/healthz" => (StatusCode::OK, "ok\n".to_string(), TEXT),
+        "/readyz" => match health.ready() {
+            Ok(()) => (StatusCode::OK, "ready\n".to_string(), TEXT),
+            Err(why) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {why}\n"),
+                TEXT,
+            ),
+        },
+        _ => (
             StatusCode::NOT_FOUND,
-            "not found: metrics are at /metrics\n".to_string(),
-            "text/plain; charset=utf-8",
-        )
+            "not found: /metrics, /healthz and /readyz are served here\n".to_string(),
+            TEXT,
+        ),
     };
     Response::builder()
         .status(status)

@@ -4,7 +4,8 @@
 //!   its certificate fingerprint (no CA: the fingerprint is the trust).
 //! - [`server`]: accepts connections, checks the tenant token in the
 //!   versioned handshake, maps frames onto a [`crate::node::Node`].
-//! - [`metrics`]: `/metrics` in the Prometheus text format.
+//! - [`metrics`]: `/metrics` in the Prometheus text format, and the
+//!   [`health`] probes `/healthz` and `/readyz` on the same listener.
 //! - [`socket`]: the UDP socket under each endpoint, with buffers large
 //!   enough that a stalled reader does not cost dropped datagrams.
 //! - [`client`]: connects with a fingerprint and a token; spawn, send,
@@ -15,6 +16,7 @@
 //! be in flight at once. Writes are batched by a writer task.
 
 pub mod client;
+pub mod health;
 pub mod metrics;
 pub mod server;
 pub mod socket;

@@ -337,17 +337,30 @@ pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 }
 
 #[test]
-fn metrics_show_agents_messages_latency_connections_auth_and_failures() {
+fn metrics_show_agents_messages_latency_connections_auth_and_failures_and_probes_readiness() {
     let t = node();
     let server = serve(&t);
     let rt = t.node.runtime().clone();
+    let health = caxton::net::health::Health::new();
     let metrics = rt
         .block_on(caxton::net::metrics::serve_metrics(
             "127.0.0.1:0".parse().unwrap(),
-            t.node.clone(),
-            server.counters().clone(),
+            health.clone(),
         ))
         .unwrap();
+    // Alive at once; ready only when every step is done; not while draining.
+    assert!(http_get(metrics, "/healthz").starts_with("HTTP/1.1 200"));
+    let page = http_get(metrics, "/readyz");
+    assert!(page.starts_with("HTTP/1.1 503"), "{page}");
+    assert!(
+        page.contains("not ready: identity not loaded, agents not restored yet, not listening yet"),
+        "{page}"
+    );
+    assert!(http_get(metrics, "/metrics").starts_with("HTTP/1.1 503"));
+    health.identity_loaded();
+    health.restored();
+    health.listening(t.node.clone(), server.counters().clone());
+    assert!(http_get(metrics, "/readyz").starts_with("HTTP/1.1 200"));
     let client = connect(&t, &server, server.fingerprint(), TOKEN).unwrap();
     let _ = connect(&t, &server, server.fingerprint(), "wrong");
     rt.block_on(client.spawn("echo", r#"{"name":"e1"}"#))
@@ -376,4 +389,11 @@ fn metrics_show_agents_messages_latency_connections_auth_and_failures() {
     has("caxton_connections_open 1");
     has("caxton_auth_failures_total 1");
     assert!(http_get(metrics, "/nope").starts_with("HTTP/1.1 404"));
+    health.draining();
+    let page = http_get(metrics, "/readyz");
+    assert!(
+        page.starts_with("HTTP/1.1 503") && page.contains("shutting down"),
+        "{page}"
+    );
+    assert!(http_get(metrics, "/healthz").starts_with("HTTP/1.1 200"));
 }

@@ -287,3 +287,80 @@ fn workers_sets_how_many_runtime_threads_the_node_has() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--workers") && err.contains("0"), "{err}");
 }
+
+#[test]
+fn a_served_node_logs_its_lifecycle_as_json_lines_and_answers_its_probes() {
+    let dir = std::env::temp_dir().join(format!("caxton-lifecycle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--max-agents", "16"])
+        .args([
+            "--metrics",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut events = Vec::new();
+    let mut probes = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let event: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert_eq!(event["target"], "caxton::lifecycle", "{line}");
+        assert_eq!(event["level"], "INFO", "{line}");
+        assert!(event["timestamp"].is_string(), "{line}");
+        let name = event["event"].as_str().unwrap().to_string();
+        if name == "metrics" {
+            probes = Some(
+                event["addr"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<SocketAddr>()
+                    .unwrap(),
+            );
+        }
+        events.push(name);
+        if events.last().unwrap() == "ready" {
+            break;
+        }
+    }
+    assert_eq!(
+        events,
+        [
+            "starting",
+            "identity",
+            "metrics",
+            "restored",
+            "listening",
+            "ready"
+        ]
+    );
+    let probes = probes.unwrap();
+    let healthz = super::net::http_get(probes, "/healthz");
+    assert!(
+        healthz.starts_with("HTTP/1.1 200") && healthz.ends_with("ok\n"),
+        "{healthz}"
+    );
+    let readyz = super::net::http_get(probes, "/readyz");
+    assert!(
+        readyz.starts_with("HTTP/1.1 200") && readyz.ends_with("ready\n"),
+        "{readyz}"
+    );
+
+    let status = stop_with(&mut child, "TERM");
+    assert!(status.success(), "{status}");
+    let rest: Vec<String> = lines
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .filter_map(|e| e["event"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(rest, ["shutting-down", "stopped"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -168,7 +168,12 @@ fn main() -> ExitCode {
     // `top` owns the screen: a log line would tear it.
     let quiet =
         (cli.command.is_none() && cli.script.quiet) || matches!(cli.command, Some(Command::Top(_)));
-    init_logging(quiet);
+    match &cli.command {
+        // A served node logs its lifecycle (starting, restored, listening,
+        // ready, shutting down, stopped) one line per event.
+        Some(Command::Serve(args)) => init_logging("warn,caxton::lifecycle=info", args.log_format),
+        _ => init_logging(if quiet { "error" } else { "warn" }, LogFormat::Text),
+    }
     let result = match cli.command {
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::New(args)) => new::run(args),
@@ -189,14 +194,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(quiet: bool) {
-    let default = if quiet { "error" } else { "warn" };
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+/// Logs to stderr, filtered by `CAXTON_LOG` if set, else by `default`.
+fn init_logging(default: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAXTON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
@@ -230,6 +247,17 @@ impl Started {
 
 /// Starts the runtime and the node (durable and restored with a data dir).
 fn start_node(args: &NodeArgs, quiet: bool) -> anyhow::Result<Started> {
+    start_node_then(args, quiet, |_| Ok(()))
+}
+
+/// [`start_node`], running `before_restore` on the runtime once it exists
+/// and before stored agents are restored (a served node's health listener
+/// answers while a long restore runs).
+fn start_node_then(
+    args: &NodeArgs,
+    quiet: bool,
+    before_restore: impl FnOnce(&tokio::runtime::Runtime) -> anyhow::Result<()>,
+) -> anyhow::Result<Started> {
     // A bad config stops the start before anything runs.
     let config = match &args.config {
         Some(file) => {
@@ -274,6 +302,7 @@ fn start_node(args: &NodeArgs, quiet: bool) -> anyhow::Result<Started> {
         ..EngineOptions::default()
     })
     .context("starting the node")?;
+    before_restore(&runtime)?;
     let Some(dir) = &args.data_dir else {
         let node = Node::new(engine, runtime.handle().clone());
         apply(&node)?;

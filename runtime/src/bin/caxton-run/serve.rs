@@ -8,7 +8,9 @@ use caxton::net::server::{Server, ServerOptions};
 use caxton::net::tls::Identity;
 use clap::Args;
 
-use super::{NodeArgs, exit, start_node};
+use caxton::net::health::Health;
+
+use super::{LogFormat, NodeArgs, exit, start_node_then};
 
 /// Running a node.
 #[derive(Debug, Args)]
@@ -19,9 +21,16 @@ pub(crate) struct ServeArgs {
 
     /// Serve Prometheus metrics at http://ADDR/metrics (agents per plugin,
     /// messages in/out, request latency, connections, auth failures, agent
-    /// failures by reason).
+    /// failures by reason), and the probes /healthz (the process answers)
+    /// and /readyz (identity loaded, agents restored, listening, not
+    /// shutting down). It answers from the start, while agents are restored.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+
+    /// How log lines (one per lifecycle event, plus warnings) are written
+    /// on stderr: text, or json (one object per line). CAXTON_LOG filters.
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
 
     /// The node's name, told to clients in the handshake; peers reach its
     /// agents as `agent@NAME`.
@@ -38,6 +47,8 @@ pub(crate) struct ServeArgs {
 
 /// Runs the node until Ctrl-C (or, on Unix, SIGTERM).
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    tracing::info!(target: "caxton::lifecycle", event = "starting", name = %args.name, version = env!("CARGO_PKG_VERSION"), "starting");
+    let health = Health::new();
     let (identity, token, operator) = match &args.node.data_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)
@@ -50,7 +61,25 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         }
         None => (Identity::generate()?, new_token()?, new_token()?),
     };
-    let started = start_node(&args.node, false)?;
+    health.identity_loaded();
+    tracing::info!(target: "caxton::lifecycle", event = "identity", fingerprint = %identity.fingerprint(), "identity loaded");
+    let mut metrics = None;
+    let started = start_node_then(&args.node, false, |runtime| {
+        if let Some(addr) = args.metrics {
+            let bound = runtime
+                .block_on(caxton::net::metrics::serve_metrics(addr, health.clone()))
+                .with_context(|| format!("serving metrics on {addr}"))?;
+            tracing::info!(target: "caxton::lifecycle", event = "metrics", addr = %bound, "serving /metrics, /healthz and /readyz");
+            metrics = Some(bound);
+        }
+        Ok(())
+    })?;
+    health.restored();
+    let (restored, failed) = started
+        .restore
+        .as_ref()
+        .map_or((0, 0), |r| (r.restored, r.failed.len()));
+    tracing::info!(target: "caxton::lifecycle", event = "restored", restored, failed, "agents restored");
     let stop = stop_signal(&started.runtime)?;
     let mut options = ServerOptions::new(args.listen, &token, &args.tenant);
     options.tokens = started.token_map(Some((&token, &args.tenant)));
@@ -58,6 +87,9 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     options.name = args.name.clone();
     let super::Started { runtime, node, .. } = started;
     let server = Server::start(node.clone(), &identity, options)?;
+    health.listening(node, server.counters().clone());
+    tracing::info!(target: "caxton::lifecycle", event = "listening", addr = %server.local_addr(), fingerprint = %server.fingerprint(), "listening");
+    tracing::info!(target: "caxton::lifecycle", event = "ready", "ready");
     println!(
         "caxton node `{}` listening on {}",
         args.name,
@@ -84,15 +116,9 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
             "  data dir:    none (a new identity and token each start; agents are not kept)"
         ),
     }
-    if let Some(addr) = args.metrics {
-        let bound = runtime
-            .block_on(caxton::net::metrics::serve_metrics(
-                addr,
-                node,
-                server.counters().clone(),
-            ))
-            .with_context(|| format!("serving metrics on {addr}"))?;
+    if let Some(bound) = metrics {
         println!("  metrics:     http://{bound}/metrics");
+        println!("  probes:      http://{bound}/healthz, http://{bound}/readyz");
     }
     println!(
         "connect from a script: connect(\"{}\", #{{ fingerprint: \"{}\", token: \"{token}\" }})",
@@ -101,9 +127,12 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     );
     println!("press Ctrl-C to stop");
     runtime.block_on(stop);
+    health.draining();
     eprintln!("shutting down");
+    tracing::info!(target: "caxton::lifecycle", event = "shutting-down", "shutting down");
     runtime.block_on(server.shutdown(std::time::Duration::from_secs(2)));
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    tracing::info!(target: "caxton::lifecycle", event = "stopped", "stopped");
     Ok(exit::OK)
 }
 
