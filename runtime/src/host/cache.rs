@@ -34,8 +34,19 @@ impl ComponentCache {
 
     /// Compiles `bytes`, or loads the artifact compiled earlier.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, Origin)> {
+        self.load_with(engine, bytes, |engine, bytes| Component::new(engine, bytes))
+    }
+
+    /// Like [`ComponentCache::load`], compiling with `compile` when the
+    /// cache does not have the artifact (an upload's compiler has a budget).
+    pub fn load_with(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        compile: impl FnOnce(&Engine, &[u8]) -> wasmtime::Result<Component>,
+    ) -> wasmtime::Result<(Component, Origin)> {
         let Some(dir) = &self.dir else {
-            return Ok((Component::new(engine, bytes)?, Origin::Compiled));
+            return Ok((compile(engine, bytes)?, Origin::Compiled));
         };
         let path = dir.join(key(engine, bytes));
         // Read into memory rather than mmap the file: a cache file truncated
@@ -52,7 +63,7 @@ impl ComponentCache {
                 }
             }
         }
-        let component = Component::new(engine, bytes)?;
+        let component = compile(engine, bytes)?;
         if let Err(e) = store(dir, &path, &component) {
             tracing::warn!(dir = %dir.display(), "cannot write the component cache: {e}");
         }

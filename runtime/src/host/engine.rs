@@ -181,6 +181,24 @@ impl CaxtonEngine {
 
 /// The wasmtime configuration of `options`: pooled slots, deadlines by
 /// epochs, and the memory layout's reservation and guards.
+/// The configuration of a node's engine without its instance pool: what
+/// compiling for that engine needs (see [`super::compiler`]).
+pub(crate) fn config_for_compiling(options: &EngineOptions) -> Result<Config, EngineError> {
+    let mut config = wasmtime_config(options).map_err(|why| EngineError::new(options, why))?;
+    config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    Ok(config)
+}
+
+impl EngineError {
+    pub(crate) fn new(options: &EngineOptions, why: String) -> Self {
+        EngineError {
+            max_agents: options.max_agents,
+            max_memory: options.max_memory,
+            why,
+        }
+    }
+}
+
 fn wasmtime_config(options: &EngineOptions) -> Result<Config, String> {
     let agents = options.max_agents.max(1);
     let mut pool = PoolingAllocationConfig::default();

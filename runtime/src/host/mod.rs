@@ -4,7 +4,7 @@
 //!   epoch interruption, async support); [`ticker`]: its epoch ticker,
 //!   which runs only while guest code does.
 //! - [`cache`]: compiled components kept on disk, so a second start skips
-//!   compilation.
+//!   compilation; [`compiler`]: compiling untrusted bytes with a budget.
 //! - [`files`]: the host's files as the embedding program lends them
 //!   (component files, data dirs); the library opens none by itself.
 //! - [`plugin`]: a loaded component checked against the `caxton:agent` world,
@@ -21,6 +21,7 @@
 pub mod bindings;
 pub mod builtin;
 pub mod cache;
+pub mod compiler;
 pub mod ctx;
 pub mod engine;
 pub mod files;

@@ -62,6 +62,14 @@ pub enum PluginError {
         /// Memories a slot holds.
         memories: u32,
     },
+    /// The compiler gave up: over its time or memory budget, or it failed.
+    #[error("`{what}` was not compiled: {why}")]
+    Compile {
+        /// The plugin name.
+        what: String,
+        /// Why (the budget it went over, or the compiler's words).
+        why: String,
+    },
     /// A component, but not one of the `caxton:agent` world.
     #[error(
         "`{what}` does not fit the caxton:agent@0.1.0 world: {why}. Generate its bindings from \
@@ -138,6 +146,60 @@ impl Plugin {
         let start = Instant::now();
         check_header(name, bytes)?;
         let (component, origin) = compile(engine, name, bytes, cache)?;
+        Plugin::link(engine, name, bytes, component, origin, start)
+    }
+
+    /// Loads a component compiled by `compiler` (unless the engine's cache
+    /// has it): for bytes from outside the host, whose compilation must be
+    /// bounded in time and memory (see [`super::compiler`]).
+    pub fn from_untrusted(
+        engine: &CaxtonEngine,
+        name: &str,
+        bytes: &[u8],
+        compiler: &dyn super::compiler::Compiler,
+    ) -> Result<Plugin, PluginError> {
+        let start = Instant::now();
+        check_header(name, bytes)?;
+        let compile_error = std::cell::RefCell::new(None);
+        let loaded = engine
+            .cache
+            .load_with(&engine.engine, bytes, |wasmtime, bytes| {
+                let artifact = compiler.precompile(engine, bytes).map_err(|why| {
+                    *compile_error.borrow_mut() = Some(why.clone());
+                    wasmtime::Error::msg(why)
+                })?;
+                // SAFETY: the artifact was made by `Engine::precompile_component`
+                // of this very binary (in this process or a child it started),
+                // and wasmtime checks its header and that it was compiled for an
+                // engine compatible with this one.
+                #[allow(unsafe_code)]
+                unsafe {
+                    Component::deserialize(wasmtime, &artifact)
+                }
+            });
+        let (component, origin) = match loaded {
+            Ok(ok) => ok,
+            Err(e) => {
+                return Err(match compile_error.into_inner() {
+                    Some(why) => PluginError::Compile {
+                        what: name.to_string(),
+                        why,
+                    },
+                    None => classify(name, &e),
+                });
+            }
+        };
+        Plugin::link(engine, name, bytes, component, origin, start)
+    }
+
+    fn link(
+        engine: &CaxtonEngine,
+        name: &str,
+        bytes: &[u8],
+        component: Component,
+        origin: Origin,
+        start: Instant,
+    ) -> Result<Plugin, PluginError> {
         check_world(engine, name, &component)?;
         let mut linker = Linker::<AgentCtx>::new(&engine.engine);
         super::ctx::add_to_linker(&mut linker).map_err(|e| PluginError::WorldMismatch {
@@ -221,23 +283,28 @@ fn compile(
     bytes: &[u8],
     cache: &super::cache::ComponentCache,
 ) -> Result<(Component, Origin), PluginError> {
-    cache.load(&engine.engine, bytes).map_err(|e| {
-        let why = format!("{e:#}");
-        if why.contains("in the pooling allocator") {
-            PluginError::ExceedsSlot {
-                what: name.to_string(),
-                why,
-                cores: super::engine::MAX_CORE_INSTANCES_PER_COMPONENT,
-                tables: super::engine::MAX_TABLES_PER_COMPONENT,
-                memories: super::engine::MAX_MEMORIES_PER_COMPONENT,
-            }
-        } else {
-            PluginError::NotAComponent {
-                what: name.to_string(),
-                why: format!("it does not validate: {why}"),
-            }
+    cache
+        .load(&engine.engine, bytes)
+        .map_err(|e| classify(name, &e))
+}
+
+/// Why a component did not compile: too large for a pool slot, or not valid.
+fn classify(name: &str, e: &wasmtime::Error) -> PluginError {
+    let why = format!("{e:#}");
+    if why.contains("in the pooling allocator") {
+        PluginError::ExceedsSlot {
+            what: name.to_string(),
+            why,
+            cores: super::engine::MAX_CORE_INSTANCES_PER_COMPONENT,
+            tables: super::engine::MAX_TABLES_PER_COMPONENT,
+            memories: super::engine::MAX_MEMORIES_PER_COMPONENT,
         }
-    })
+    } else {
+        PluginError::NotAComponent {
+            what: name.to_string(),
+            why: format!("it does not validate: {why}"),
+        }
+    }
 }
 
 /// A component's imports and exports by name, as the loader reads them.

@@ -8,6 +8,7 @@
 //!   [`health`] probes `/healthz` and `/readyz` on the same listener.
 //! - [`socket`]: the UDP socket under each endpoint, with buffers large
 //!   enough that a stalled reader does not cost dropped datagrams.
+//! - [`upload`]: components sent to a node on streams of their own.
 //! - [`client`]: connects with a fingerprint and a token; spawn, send,
 //!   request, stop and kill on the remote node.
 //!
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod server;
 pub mod socket;
 pub mod tls;
+pub mod upload;
 mod wire;
 
 /// Application error codes closing a connection or answering a request.

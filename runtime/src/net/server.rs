@@ -97,6 +97,8 @@ struct Shared {
     node: Node,
     options: ServerOptions,
     counters: Arc<Counters>,
+    /// Uploads being received at once (see [`super::upload`]).
+    uploads: Arc<Semaphore>,
 }
 
 impl Server {
@@ -118,6 +120,7 @@ impl Server {
             node: node.clone(),
             options,
             counters: counters.clone(),
+            uploads: super::upload::slots(),
         });
         let accepting = endpoint.clone();
         node.runtime().spawn(async move {
@@ -221,6 +224,16 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
     if tx.send(welcome).is_err() {
         return;
     }
+    tokio::spawn(super::upload::accept_uploads(
+        shared.node.clone(),
+        conn.clone(),
+        match &role {
+            Role::Tenant(tenant) => Some(tenant.clone()),
+            Role::Operator => None,
+        },
+        tx.clone(),
+        shared.uploads.clone(),
+    ));
     let in_flight = Arc::new(Semaphore::new(shared.options.max_in_flight));
     shared.counters.open.inc();
     let _open = OpenGuard(&shared.counters);
@@ -411,11 +424,15 @@ async fn dispatch(
     drop(permit);
 }
 
-/// Spawns for a remote client: built-in plugins only (a client must not
-/// make the node read files), always in the client's own tenant.
+/// Spawns for a remote client: its tenant's uploaded components and the
+/// built-in plugins only (a client must not make the node read files),
+/// always in the client's own tenant.
 async fn spawn(node: &Node, tenant: &str, plugin: &str, options: &str) -> Result<String, String> {
     if plugin.contains('/') || plugin.contains('\\') || plugin.ends_with(".wasm") {
-        return Err("remote clients may spawn built-in plugins only, not component files".into());
+        return Err(
+            "remote clients spawn built-in plugins and their own uploaded components (caxton-run deploy), not component files"
+                .into(),
+        );
     }
     let spec = if options.trim().is_empty() {
         SpawnSpec::default()
@@ -431,7 +448,10 @@ async fn spawn(node: &Node, tenant: &str, plugin: &str, options: &str) -> Result
         ));
     }
     spawn.tenant = Some(tenant.to_string());
-    let plugin = node.plugin(plugin).map_err(|e| e.to_string())?;
+    let plugin = match node.uploaded(tenant, plugin) {
+        Some(uploaded) => uploaded,
+        None => node.plugin(plugin).map_err(|e| e.to_string())?,
+    };
     node.spawn(&plugin, spawn)
         .await
         .map(|a| a.name().to_string())

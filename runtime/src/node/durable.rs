@@ -40,6 +40,8 @@ impl Node {
         let Some(db) = &self.inner.db else {
             return Ok(RestoreReport::default());
         };
+        // Tenants' components first: their agents need them.
+        let components_failed = self.restore_uploads()?;
         let records = db.agents()?;
         let mut with_state = Vec::with_capacity(records.len());
         for record in records {
@@ -67,7 +69,10 @@ impl Node {
                 (restored, failed)
             }));
         }
-        let mut report = RestoreReport::default();
+        let mut report = RestoreReport {
+            failed: components_failed,
+            ..RestoreReport::default()
+        };
         for task in tasks {
             let (restored, failed) = task.await.expect("restore task panicked");
             report.restored += restored;
@@ -82,7 +87,10 @@ impl Node {
         record: AgentRecord,
         state: HashMap<String, Vec<u8>>,
     ) -> Result<(), String> {
-        let plugin = self.plugin(&record.plugin).map_err(|e| e.to_string())?;
+        let plugin = match self.uploaded_by_hash(&record.tenant, &record.plugin) {
+            Some(plugin) => plugin,
+            None => self.plugin(&record.plugin).map_err(|e| e.to_string())?,
+        };
         let options = SpawnOptions {
             name: Some(record.name),
             tenant: Some(record.tenant),

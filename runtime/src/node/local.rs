@@ -63,6 +63,8 @@ pub(crate) struct NodeInner {
     /// trips are timed into `requests` (see `observe`).
     pub(super) observed: AtomicBool,
     pub(super) requests: histogram::AtomicHistogram,
+    /// Components tenants uploaded.
+    pub(super) uploads: super::uploads::Uploads,
 }
 
 impl std::fmt::Debug for Node {
@@ -101,6 +103,7 @@ impl Node {
                 background: OnceLock::new(),
                 observed: AtomicBool::new(false),
                 requests: super::observe::request_histogram(),
+                uploads: super::uploads::Uploads::default(),
             }),
         }
     }

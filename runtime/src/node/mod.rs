@@ -11,6 +11,7 @@
 //!   `drain`: feeding the instance and supervising it (restarts, retries,
 //!   dead letters); `route`: how effects of a handler become deliveries;
 //!   `observe`: what an observer sees ([`Observation`]);
+//!   `uploads`: components tenants upload ([`UploadPolicy`]);
 //!   `peer`: what the node needs of a link to another node ([`PeerLink`],
 //!   which the QUIC client implements: this layer never imports `net`).
 
@@ -30,6 +31,7 @@ mod request;
 mod route;
 mod spawn;
 mod stats;
+mod uploads;
 
 pub use crate::core::spawn::SpawnOptions;
 pub use api::{NodeApi, NodeError, PluginRef, Targets};
@@ -39,8 +41,9 @@ pub use durable::RestoreReport;
 pub use error::{RequestError, SendError, SpawnError, TenantError};
 pub use handle::AgentHandle;
 pub use local::Node;
-pub use observe::{AgentRow, MAX_ROWS, NodeTotals, Observation, Transport};
+pub use observe::{AgentRow, MAX_ROWS, NodeTotals, Observation, SAMPLE_EVERY, Transport};
 pub use peer::{LinkError, LinkReply, PeerLink};
+pub use uploads::{UploadError, UploadPolicy, Uploaded};
 
 /// The tenant of agents spawned without one.
 pub const DEFAULT_TENANT: &str = "default";

@@ -9,7 +9,8 @@
 //!
 //! What is stored: for every live agent its plugin, limits, restart policy
 //! and config (so a restarted node can spawn it again), and its key-value
-//! state, written in one transaction per handled batch. Mailboxes are not
+//! state, written in one transaction per handled batch; and the components
+//! tenants uploaded (bytes once per content hash). Mailboxes are not
 //! stored: messages queued when the node dies are lost, and the restore
 //! report says how many agents came back, not how many messages were lost.
 
@@ -48,6 +49,19 @@ pub struct AgentRecord {
     pub config: String,
 }
 
+/// A component a tenant uploaded, as the database lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentRecord {
+    /// The tenant that uploaded it (the only one that sees it).
+    pub tenant: String,
+    /// Its name in that tenant.
+    pub name: String,
+    /// SHA-256 of its bytes, hex.
+    pub hash: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// One state write: a key and its new value (`None` deletes).
 pub type StateWrite = (String, Option<Vec<u8>>);
 
@@ -79,7 +93,12 @@ impl Db {
                  PRIMARY KEY (tenant, name));
              CREATE TABLE IF NOT EXISTS state (
                  tenant TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
-                 PRIMARY KEY (tenant, name, key));",
+                 PRIMARY KEY (tenant, name, key));
+             CREATE TABLE IF NOT EXISTS components (
+                 tenant TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,
+                 PRIMARY KEY (tenant, name));
+             CREATE TABLE IF NOT EXISTS component_bytes (
+                 hash TEXT PRIMARY KEY, bytes BLOB NOT NULL);",
         )
         .map_err(fail)?;
         Ok(Db {
@@ -113,6 +132,64 @@ impl Db {
         )
         .map_err(|e| self.fail(e))?;
         tx.commit().map_err(|e| self.fail(e))
+    }
+
+    /// Keeps a tenant's uploaded component: its name and the bytes (stored
+    /// once per content hash, whoever uploaded them), in one transaction.
+    pub fn put_component(
+        &self,
+        component: &ComponentRecord,
+        bytes: &[u8],
+    ) -> Result<(), PersistError> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction().map_err(|e| self.fail(e))?;
+        tx.execute(
+            "INSERT OR IGNORE INTO component_bytes (hash, bytes) VALUES (?1, ?2)",
+            params![component.hash, bytes],
+        )
+        .map_err(|e| self.fail(e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO components (tenant, name, hash, size) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                component.tenant,
+                component.name,
+                component.hash,
+                component.size as i64
+            ],
+        )
+        .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))
+    }
+
+    /// Every tenant's uploaded components (without their bytes).
+    pub fn components(&self) -> Result<Vec<ComponentRecord>, PersistError> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn
+            .prepare("SELECT tenant, name, hash, size FROM components")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(ComponentRecord {
+                    tenant: row.get(0)?,
+                    name: row.get(1)?,
+                    hash: row.get(2)?,
+                    size: row.get::<_, i64>(3)? as u64,
+                })
+            })
+            .map_err(|e| self.fail(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(e))
+    }
+
+    /// The bytes of the component with content hash `hash`.
+    pub fn component_bytes(&self, hash: &str) -> Result<Option<Vec<u8>>, PersistError> {
+        let conn = self.conn.lock().unwrap();
+        conn.query_row(
+            "SELECT bytes FROM component_bytes WHERE hash = ?1",
+            params![hash],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| self.fail(e))
     }
 
     /// Forgets an agent and its state (it was stopped or killed).

@@ -19,4 +19,5 @@ mod scripts;
 mod serve;
 mod supervision;
 mod tenants;
+mod uploads;
 mod util;

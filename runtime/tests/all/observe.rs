@@ -125,8 +125,9 @@ fn the_operator_sees_every_tenant_and_a_tenant_only_its_own() {
     assert_eq!(transport.auth_failures, 1);
     assert!(transport.connections >= 1);
 
-    // Requests are timed from the first observation on.
-    for _ in 0..10 {
+    // Requests are timed from the first observation on (one in
+    // SAMPLE_EVERY per thread).
+    for _ in 0..2 * caxton::node::SAMPLE_EVERY {
         a1.request_blocking(b"hi".to_vec(), TIMEOUT).unwrap();
     }
     let later = observe(&t, &operator, None).unwrap();
@@ -165,7 +166,8 @@ fn the_operator_sees_every_tenant_and_a_tenant_only_its_own() {
     names.sort();
     assert_eq!(names, ["a1", "a2"]);
     assert!(mine.agents.iter().all(|a| a.tenant == "a"));
-    assert_eq!(mine.handled, 15);
+    // Five echoes before the first observation, then 2 * SAMPLE_EVERY.
+    assert_eq!(mine.handled, 5 + 2 * u64::from(caxton::node::SAMPLE_EVERY));
     let err = observe(&t, &tenant_a, Some("b")).unwrap_err();
     assert!(err.contains("operator token"), "{err}");
     // And the tenant's own connection still works after that refusal.

@@ -25,6 +25,9 @@ fn build(dir: &Path, program: &str, args: &[&str]) {
     let out = Command::new(program)
         .args(args)
         .current_dir(dir)
+        // The project's own target dir, where its README and example look
+        // (not the one of the cargo running these tests, if it set one).
+        .env_remove("CARGO_TARGET_DIR")
         .output()
         .unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(

@@ -5,7 +5,9 @@
 //! The only place that reads the environment, picks directories or files,
 //! or installs signal handlers: the library receives everything as arguments.
 
+mod compile;
 mod dashboard;
+mod deploy;
 mod inspect;
 mod new;
 mod observe;
@@ -36,7 +38,7 @@ use std::time::Duration;
 use anyhow::Context;
 use caxton::core::limits::{parse_duration, parse_size};
 use caxton::host::{AmbientFiles, CaxtonEngine, EngineOptions, MemoryLayout};
-use caxton::node::{Node, RestoreReport};
+use caxton::node::{Node, RestoreReport, UploadPolicy};
 use caxton::persist::Db;
 use clap::{Args, Parser, Subcommand};
 
@@ -101,6 +103,12 @@ enum Command {
     /// Say whether a component fits the world and what it costs (size,
     /// imports, compile, spawn, least memory), before spawning anything.
     Inspect(inspect::InspectArgs),
+    /// Upload a component to a served node for your tenant; its agents are
+    /// then spawned by the name it was given, and survive node restarts.
+    Deploy(deploy::DeployArgs),
+    /// (Internal) compile a component from stdin for a node's upload.
+    #[command(hide = true)]
+    CompileComponent(compile::CompileArgs),
 }
 
 /// How the node is sized and where it keeps things (script and serve alike).
@@ -148,6 +156,29 @@ struct NodeArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
 
+    /// The largest component a tenant may upload (caxton-run deploy, a
+    /// script's plugin(node, FILE)).
+    #[arg(long, default_value = "64MiB", value_parser = size_arg, help_heading = "Uploads")]
+    max_upload: u64,
+
+    /// The longest compiling an upload may take; the compiler is stopped
+    /// there and the upload refused.
+    #[arg(long, default_value = "60s", value_parser = duration_arg, help_heading = "Uploads")]
+    compile_budget: Duration,
+
+    /// The address space compiling an upload may use.
+    #[arg(long, default_value = "2GiB", value_parser = size_arg, help_heading = "Uploads")]
+    compile_memory: u64,
+
+    /// Components per tenant (a tenant's `components` quota overrides it).
+    #[arg(long, default_value_t = 16, help_heading = "Uploads")]
+    max_components: u64,
+
+    /// Bytes of all of a tenant's components (its `component_bytes` quota
+    /// overrides it).
+    #[arg(long, default_value = "256MiB", value_parser = size_arg, help_heading = "Uploads")]
+    max_component_bytes: u64,
+
     /// Make the node durable: agent specs and state are kept in DIR/node.db
     /// (SQLite), and the agents stored there are started again (with their
     /// state) on start. Queued messages are not kept.
@@ -183,6 +214,8 @@ fn main() -> ExitCode {
             Ok(exit::OK)
         }
         Some(Command::Inspect(args)) => inspect::run(args),
+        Some(Command::Deploy(args)) => deploy::run(args),
+        Some(Command::CompileComponent(args)) => compile::run(args),
         None => script::run(cli.script),
     };
     match result {
@@ -303,8 +336,19 @@ fn start_node_then(
     })
     .context("starting the node")?;
     before_restore(&runtime)?;
+    let uploads = UploadPolicy {
+        max_bytes: args.max_upload,
+        max_components: args.max_components,
+        max_total_bytes: args.max_component_bytes,
+        compiler: std::sync::Arc::new(compile::ChildCompiler {
+            exe: std::env::current_exe().context("finding this program, to compile uploads")?,
+            budget: args.compile_budget,
+            memory: args.compile_memory,
+        }),
+    };
     let Some(dir) = &args.data_dir else {
         let node = Node::new(engine, runtime.handle().clone());
+        node.set_upload_policy(uploads);
         apply(&node)?;
         return Ok(Started {
             runtime,
@@ -317,6 +361,7 @@ fn start_node_then(
         .with_context(|| format!("creating the data dir {}", dir.display()))?;
     let db = Db::open(&dir.join("node.db"))?;
     let node = Node::durable(engine, runtime.handle().clone(), db);
+    node.set_upload_policy(uploads);
     apply(&node)?;
     let report = runtime.block_on(node.restore())?;
     if !quiet && (report.restored > 0 || !report.failed.is_empty()) {

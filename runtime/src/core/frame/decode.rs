@@ -159,6 +159,11 @@ fn decode_body(body: Bytes) -> Result<Frame, FrameError> {
             req: r.u64("req")?,
             tenant: r.string("tenant")?,
         },
+        tag::UPLOAD => Frame::Upload {
+            req: r.u64("req")?,
+            name: r.string("name")?,
+            size: r.u64("size")?,
+        },
         other => return Err(FrameError::UnknownType(other)),
     };
     r.finish()?;

@@ -14,7 +14,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// The protocol version sent in [`Frame::Hello`] and [`Frame::Welcome`].
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Default largest frame accepted (type + body), in bytes.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
@@ -115,6 +115,18 @@ pub enum Frame {
         /// Only this tenant's agents (empty: all the caller may see).
         tenant: String,
     },
+    /// Client -> node, alone on a unidirectional stream of its own and
+    /// followed there by `size` bytes: a component for the client's tenant
+    /// (answered on the main stream by `Reply` with a JSON
+    /// `node::Uploaded`, or `Error`).
+    Upload {
+        /// Correlates the answer.
+        req: u64,
+        /// The tenant's name for the component.
+        name: String,
+        /// How many bytes follow.
+        size: u64,
+    },
 }
 
 /// Why bytes could not be decoded into a frame.
@@ -159,6 +171,7 @@ pub(super) mod tag {
     pub const ERROR: u8 = 8;
     pub const STOP: u8 = 9;
     pub const OBSERVE: u8 = 10;
+    pub const UPLOAD: u8 = 11;
 }
 
 impl Frame {
@@ -248,6 +261,12 @@ impl Frame {
                 out.put_u8(tag::OBSERVE);
                 out.put_u64_le(*req);
                 put_str(out, tenant, "tenant")?;
+            }
+            Frame::Upload { req, name, size } => {
+                out.put_u8(tag::UPLOAD);
+                out.put_u64_le(*req);
+                put_str(out, name, "name")?;
+                out.put_u64_le(*size);
             }
         }
         let len = out.len() - start - 4;

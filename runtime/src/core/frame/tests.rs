@@ -50,6 +50,11 @@ fn samples() -> Vec<Frame> {
             req: 4,
             tenant: "acme".into(),
         },
+        Frame::Upload {
+            req: 5,
+            name: "my_agent".into(),
+            size: 1 << 20,
+        },
     ]
 }
 

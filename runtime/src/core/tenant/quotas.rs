@@ -45,6 +45,14 @@ pub struct Quotas {
     /// tenant only the CPU the others leave, see [`Priority::Background`].
     #[serde(default, deserialize_with = "workers")]
     pub workers: Option<u64>,
+    /// Components it may upload to a served node (see `node::uploads`);
+    /// unset: the node's default.
+    #[serde(default)]
+    pub components: Option<u64>,
+    /// Bytes of all its uploaded components together; unset: the node's
+    /// default.
+    #[serde(default, with = "size_opt")]
+    pub component_bytes: Option<u64>,
 }
 
 /// A spawn or send over a quota.

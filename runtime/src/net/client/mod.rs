@@ -181,13 +181,29 @@ impl RemoteNode {
         make: impl FnOnce(u64) -> Frame,
         timeout: Duration,
     ) -> Result<Frame, NetError> {
+        let (req, rx) = self.expect_answer()?;
+        self.tx.send(make(req)).await.map_err(|_| self.lost())?;
+        self.answer(req, rx, timeout).await
+    }
+
+    /// A request id and where its answer will come.
+    fn expect_answer(&self) -> Result<(u64, oneshot::Receiver<Frame>), NetError> {
         let req = self.next.fetch_add(1, Relaxed);
         let (tx, rx) = oneshot::channel();
         match self.pending.lock().unwrap().as_mut() {
             Some(pending) => pending.insert(req, Waiter::Once(tx)),
             None => return Err(self.lost()),
         };
-        self.tx.send(make(req)).await.map_err(|_| self.lost())?;
+        Ok((req, rx))
+    }
+
+    /// Waits for request `req`'s answer.
+    async fn answer(
+        &self,
+        req: u64,
+        rx: oneshot::Receiver<Frame>,
+        timeout: Duration,
+    ) -> Result<Frame, NetError> {
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Frame::Error { message, .. })) => Err(NetError::Remote(message)),
             Ok(Ok(frame)) => Ok(frame),
@@ -277,6 +293,37 @@ impl RemoteNode {
                 NetError::Remote(format!("the node sent an unreadable observation: {e}"))
             }),
             other => Err(NetError::Remote(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Uploads a component for this connection's tenant as `name` (see
+    /// `Node::upload`): its receipt, or the node's reason for refusing it.
+    /// `timeout` covers sending and compiling.
+    pub async fn upload(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        timeout: Duration,
+    ) -> Result<crate::node::Uploaded, NetError> {
+        let (req, rx) = self.expect_answer()?;
+        let sent = super::upload::send(&self.conn, req, name, bytes).await;
+        // A node that refuses early stops the stream before it has all the
+        // bytes; its answer on the main stream says why.
+        let wait = if sent.is_ok() {
+            timeout
+        } else {
+            Duration::from_secs(5)
+        };
+        match self.answer(req, rx, wait).await {
+            Ok(Frame::Reply { payload, .. }) => serde_json::from_slice(&payload).map_err(|e| {
+                NetError::Remote(format!("the node sent an unreadable upload receipt: {e}"))
+            }),
+            Ok(other) => Err(NetError::Remote(format!("unexpected answer {other:?}"))),
+            Err(NetError::Timeout(_)) if sent.is_err() => Err(NetError::Remote(format!(
+                "the upload failed: {}",
+                sent.unwrap_err()
+            ))),
+            Err(e) => Err(e),
         }
     }
 

@@ -12,7 +12,7 @@ use super::{Fallible, fail};
 use crate::net::client::RemoteNode;
 use crate::net::server::{Server, ServerOptions};
 use crate::net::tls::{Identity, new_token};
-use crate::node::{DEFAULT_TENANT, Node};
+use crate::node::{DEFAULT_TENANT, Node, Uploaded};
 use crate::script::context::{ScriptContext, Served};
 
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
@@ -47,10 +47,61 @@ pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
             ("datagrams_out".into(), int(p.datagrams_out)),
         ])
     });
+    engine
+        .register_type_with_name::<Uploaded>("Upload")
+        .register_get("name", |u: &mut Uploaded| u.name.clone())
+        .register_get("hash", |u: &mut Uploaded| u.hash.clone())
+        .register_get("size", |u: &mut Uploaded| int(u.size))
+        .register_get("compiled", |u: &mut Uploaded| u.compiled)
+        .register_get("took_ns", |u: &mut Uploaded| (u.took_ms * 1e6) as i64)
+        .register_fn("to_string", |u: &mut Uploaded| {
+            format!("plugin({} on a node)", u.name)
+        });
+    // plugin(node, "my_agent.wasm"): uploads the file for this connection's
+    // tenant (as `my_agent`); spawn(node, that, ...) then spawns it there.
+    let c = ctx.clone();
+    engine.register_fn(
+        "plugin",
+        move |node: RemoteNode, path: &str| -> Fallible<Uploaded> { upload(&c, &node, path, None) },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "plugin",
+        move |node: RemoteNode, path: &str, name: &str| -> Fallible<Uploaded> {
+            upload(&c, &node, path, Some(name))
+        },
+    );
     engine.register_fn("agent", |n: &mut RemoteNode, name: &str| Agent::Remote {
         node: n.clone(),
         name: name.to_string(),
     });
+}
+
+/// Reads `path` (through the files the program lends the script) and
+/// uploads it to `node` as `name` (default: the file's name without
+/// `.wasm`).
+fn upload(
+    ctx: &ScriptContext,
+    node: &RemoteNode,
+    path: &str,
+    name: Option<&str>,
+) -> Fallible<Uploaded> {
+    let bytes = ctx
+        .node
+        .engine()
+        .options()
+        .files
+        .component(path)
+        .map_err(|e| fail(format!("plugin(node, `{path}`): cannot read the file: {e}")))?;
+    let stem = std::path::Path::new(path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(path);
+    let name = name.unwrap_or(stem);
+    ctx.node
+        .runtime()
+        .block_on(node.upload(name, &bytes, std::time::Duration::from_secs(600)))
+        .map_err(|e| fail(format!("plugin(node, `{path}`): the node refused it: {e}")))
 }
 
 fn connect(ctx: &ScriptContext, addr: &str, opts: &Map) -> Fallible<RemoteNode> {

@@ -80,6 +80,9 @@ pub(crate) fn plugin_arg(value: Dynamic) -> Fallible<PluginRef> {
     if let Some(p) = value.clone().try_cast::<Plugin>() {
         return Ok(PluginRef::Loaded(p));
     }
+    if let Some(u) = value.clone().try_cast::<crate::node::Uploaded>() {
+        return Ok(PluginRef::Name(u.name));
+    }
     value.into_string().map(PluginRef::Name).map_err(|_| {
         Box::new(EvalAltResult::ErrorMismatchDataType(
             "Plugin or plugin name".into(),

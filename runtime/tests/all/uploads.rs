@@ -1,0 +1,236 @@
+//! Tenants' components uploaded to a real `caxton-run serve` over QUIC:
+//! compiled in the node's compiler process, cached by content, visible to
+//! their tenant only, kept across a SIGKILL and restart, within quotas;
+//! hostile uploads refused with a named reason while the node goes on.
+
+use std::io::{BufRead, BufReader, Lines};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use caxton::net::client::RemoteNode;
+
+use super::util::{TIMEOUT, node};
+
+const TOKEN_A: &str = "tenant-a-0123456789";
+const TOKEN_B: &str = "tenant-b-0123456789";
+
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    fingerprint: String,
+    operator: String,
+    _stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve` with tenants `a` and `b` (by token) and `args`.
+fn serve(dir: &Path, args: &[&str]) -> Served {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = dir.join("node.toml");
+    std::fs::write(
+        &config,
+        format!("[tokens]\na = \"{TOKEN_A}\"\nb = \"{TOKEN_B}\"\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-agents",
+            "16",
+            "--no-cache",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut field = |prefix: &str| -> String {
+        loop {
+            let line = lines.next().expect("serve printed its fields").unwrap();
+            if let Some(rest) = line.trim().strip_prefix(prefix) {
+                return rest.trim().to_string();
+            }
+        }
+    };
+    let addr = field("caxton node `caxton` listening on").parse().unwrap();
+    let fingerprint = field("fingerprint:");
+    let operator = field("operator:")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    Served {
+        child,
+        addr,
+        fingerprint,
+        operator,
+        _stdout: lines,
+    }
+}
+
+fn connect(rt: &tokio::runtime::Handle, s: &Served, token: &str) -> RemoteNode {
+    rt.block_on(RemoteNode::connect(s.addr, &s.fingerprint, token))
+        .unwrap()
+}
+
+fn builtin(name: &str) -> &'static [u8] {
+    caxton::host::builtin::bytes(name).unwrap()
+}
+
+#[test]
+fn a_tenant_deploys_its_component_which_only_it_sees_and_which_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("caxton-uploads-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = node();
+    let rt = t.node.runtime().clone();
+    let served = serve(&dir, &["--max-upload", "1MiB", "--max-components", "2"]);
+    let a = connect(&rt, &served, TOKEN_A);
+    let b = connect(&rt, &served, TOKEN_B);
+    let upload = |client: &RemoteNode, name: &str, bytes: &[u8]| {
+        rt.block_on(client.upload(name, bytes, TIMEOUT))
+            .map_err(|e| e.to_string())
+    };
+
+    // First upload: compiled by the node; the same bytes again: at once.
+    let first = upload(&a, "my_echo", builtin("echo")).unwrap();
+    assert!(first.compiled, "{first:?}");
+    assert_eq!(first.size, builtin("echo").len() as u64);
+    assert_eq!(first.hash.len(), 64);
+    let again = upload(&a, "my_echo", builtin("echo")).unwrap();
+    assert!(!again.compiled, "{again:?}");
+    assert_eq!(again.hash, first.hash);
+
+    // Its tenant spawns it by name; another tenant does not see it.
+    rt.block_on(a.spawn("my_echo", r#"{"name":"e"}"#)).unwrap();
+    let reply = rt
+        .block_on(a.request("e", b"uploaded".to_vec(), TIMEOUT))
+        .unwrap();
+    assert_eq!(reply, b"uploaded");
+    let err = rt
+        .block_on(b.spawn("my_echo", r#"{"name":"e"}"#))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no plugin named `my_echo`"), "{err}");
+
+    // Hostile and mistaken uploads, each refused with its reason.
+    let refused = |client: &RemoteNode, name: &str, bytes: &[u8], why: &str| {
+        let err = upload(client, name, bytes).unwrap_err();
+        assert!(err.contains(why), "`{name}`: expected `{why}` in: {err}");
+    };
+    refused(&a, "junk", b"this is not wasm at all", "magic bytes");
+    refused(&a, "core", b"\0asm\x01\0\0\0", "core WebAssembly module");
+    // A valid component with nothing in it: not of the world.
+    refused(
+        &a,
+        "empty",
+        b"\0asm\x0d\0\x01\0",
+        "does not export the function `init`",
+    );
+    refused(
+        &a,
+        "huge",
+        &vec![0u8; 2 << 20],
+        "over this node's limit of 1048576 bytes",
+    );
+    refused(&a, "../x", builtin("echo"), "not a usable component name");
+    refused(
+        &a,
+        "echo",
+        builtin("counter"),
+        "not a usable component name",
+    );
+    refused(
+        &a,
+        "my_echo",
+        builtin("counter"),
+        "already has a component named `my_echo`",
+    );
+    upload(&a, "my_counter", builtin("counter")).unwrap();
+    refused(
+        &a,
+        "third",
+        builtin("compute"),
+        "over its `components` quota",
+    );
+    // b's quota is its own; the operator may not upload.
+    upload(&b, "my_counter", builtin("counter")).unwrap();
+    let operator = connect(&rt, &served, &served.operator);
+    refused(&operator, "x", builtin("echo"), "only observes");
+    // The node went on serving throughout.
+    assert_eq!(
+        rt.block_on(a.request("e", b"still".to_vec(), TIMEOUT))
+            .unwrap(),
+        b"still"
+    );
+
+    // SIGKILL and a restart on the same data dir: the component and its
+    // agent are back, and still a's only.
+    drop(served);
+    let served = serve(&dir, &["--max-upload", "1MiB", "--max-components", "2"]);
+    let a = connect(&rt, &served, TOKEN_A);
+    let b = connect(&rt, &served, TOKEN_B);
+    assert_eq!(
+        rt.block_on(a.request("e", b"back".to_vec(), TIMEOUT))
+            .unwrap(),
+        b"back"
+    );
+    rt.block_on(a.spawn("my_echo", r#"{"name":"e2"}"#)).unwrap();
+    assert!(rt.block_on(b.spawn("my_echo", "{}")).is_err());
+    let again = upload(&a, "my_echo", builtin("echo")).unwrap();
+    assert!(!again.compiled, "kept across the restart: {again:?}");
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_compilation_over_its_time_or_memory_budget_is_stopped_and_refused() {
+    let dir = std::env::temp_dir().join(format!("caxton-upload-budget-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = node();
+    let rt = t.node.runtime().clone();
+    // No component compiles in a millisecond (the compiler process alone
+    // takes longer to start).
+    let served = serve(&dir, &["--compile-budget", "1ms"]);
+    let a = connect(&rt, &served, TOKEN_A);
+    let err = rt
+        .block_on(a.upload("slow", builtin("echo"), TIMEOUT))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("longer than the node's budget of 1ms"),
+        "{err}"
+    );
+    drop(served);
+    // An address space too small to compile in.
+    let served = serve(&dir, &["--compile-memory", "32MiB"]);
+    let a = connect(&rt, &served, TOKEN_A);
+    let err = rt
+        .block_on(a.upload("big", builtin("echo"), TIMEOUT))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("32 MiB of address space"), "{err}");
+    // Nothing refused was kept: the same bytes compile in a node that can.
+    drop(served);
+    let served = serve(&dir, &[]);
+    let a = connect(&rt, &served, TOKEN_A);
+    let ok = rt
+        .block_on(a.upload("fine", builtin("echo"), TIMEOUT))
+        .unwrap();
+    assert!(ok.compiled);
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}
