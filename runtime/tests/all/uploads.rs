@@ -234,3 +234,71 @@ fn a_compilation_over_its_time_or_memory_budget_is_stopped_and_refused() {
     drop(served);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn deploy_from_the_shell_then_spawn_from_a_script_and_upload_from_one() {
+    let dir = std::env::temp_dir().join(format!("caxton-deploy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let served = serve(&dir, &[]);
+    let file = dir.join("my_echo.wasm");
+    std::fs::write(&file, builtin("echo")).unwrap();
+    let junk = dir.join("junk.wasm");
+    std::fs::write(&junk, b"not a component").unwrap();
+    let deploy = |file: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_caxton-run"))
+            .arg("deploy")
+            .arg(file)
+            .args(["--node", &served.addr.to_string()])
+            .args(["--fingerprint", &served.fingerprint, "--token", TOKEN_A])
+            .output()
+            .unwrap()
+    };
+    let out = deploy(&file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", super::util::stderr(&out));
+    assert!(
+        text.contains("deployed `my_echo`") && text.contains("compiled by the node"),
+        "{text}"
+    );
+    let out = deploy(&file);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the node had it already"));
+    let out = deploy(&junk);
+    assert_eq!(out.status.code(), Some(1));
+    let why = super::util::stderr(&out);
+    assert!(
+        why.contains("the node refused `junk`") && why.contains("magic bytes"),
+        "{why}"
+    );
+
+    let script = dir.join("use.rhai");
+    std::fs::write(
+        &script,
+        format!(
+            r#"
+let n = connect("{addr}", #{{ fingerprint: "{fp}", token: "{TOKEN_A}" }});
+let deployed = spawn(n, "my_echo", #{{ name: "d" }});
+print(`deployed: ${{request(deployed, "one")}}`);
+let p = plugin(n, "my_echo.wasm", "from_script");
+print(`uploaded ${{p.name}} compiled=${{p.compiled}} size=${{p.size}}`);
+let a = spawn(n, p, #{{ name: "s" }});
+print(`uploaded: ${{request(a, "two")}}`);
+"#,
+            addr = served.addr,
+            fp = served.fingerprint
+        ),
+    )
+    .unwrap();
+    let out = super::util::caxton_run(&dir, "use.rhai", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", super::util::stderr(&out));
+    assert!(text.contains("deployed: one"), "{text}");
+    // The same bytes the node compiled for `my_echo`: not compiled again.
+    let size = builtin("echo").len();
+    assert!(
+        text.contains(&format!("uploaded from_script compiled=false size={size}")),
+        "{text}"
+    );
+    assert!(text.contains("uploaded: two"), "{text}");
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}
