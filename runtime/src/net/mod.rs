@@ -8,6 +8,7 @@
 //!   [`health`] probes `/healthz` and `/readyz` on the same listener.
 //! - [`socket`]: the UDP socket under each endpoint, with buffers large
 //!   enough that a stalled reader does not cost dropped datagrams.
+//! - [`peering`]: a served node's links to its peers, kept up.
 //! - [`upload`]: components sent to a node on streams of their own.
 //! - [`client`]: connects with a fingerprint and a token; spawn, send,
 //!   request, stop and kill on the remote node.
@@ -19,6 +20,7 @@
 pub mod client;
 pub mod health;
 pub mod metrics;
+pub mod peering;
 pub mod server;
 pub mod socket;
 pub mod tls;

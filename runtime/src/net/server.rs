@@ -28,6 +28,10 @@ pub struct ServerOptions {
     /// The operator's token, if operators may connect: it observes every
     /// tenant's agents and the node's totals, and may do nothing else.
     pub operator_token: Option<String>,
+    /// The cluster's peer token, if peers may connect: a peer forwards
+    /// requests and sends to `tenant/name` for the agents of every tenant
+    /// on its side (see [`super::peering`]), and may do nothing else.
+    pub peer_token: Option<String>,
     /// Largest frame accepted from a client.
     pub max_frame: usize,
     /// The node's name, told to clients in the handshake (peers link it
@@ -45,6 +49,7 @@ impl ServerOptions {
             listen,
             tokens: HashMap::from([(token.to_string(), tenant.to_string())]),
             operator_token: None,
+            peer_token: None,
             max_frame: DEFAULT_MAX_FRAME,
             name: "caxton".into(),
             max_in_flight: 16_384,
@@ -191,6 +196,7 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
                 None if shared.options.operator_token.as_deref() == Some(token.as_str()) => {
                     Role::Operator
                 }
+                None if shared.options.peer_token.as_deref() == Some(token.as_str()) => Role::Peer,
                 None => {
                     shared.counters.auth_failures.inc();
                     tracing::info!(peer = %conn.remote_address(), "refused a connection with a wrong tenant token");
@@ -229,7 +235,7 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
         conn.clone(),
         match &role {
             Role::Tenant(tenant) => Some(tenant.clone()),
-            Role::Operator => None,
+            Role::Operator | Role::Peer => None,
         },
         tx.clone(),
         shared.uploads.clone(),
@@ -250,6 +256,15 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
                         let _ = tx.send(operate(&shared, frame));
                         drop(permit);
                     }
+                    Role::Peer => match for_tenant(frame) {
+                        Ok((tenant, frame)) => {
+                            dispatch(&shared, &tenant, frame, &tx, permit).await;
+                        }
+                        Err(refusal) => {
+                            let _ = tx.send(refusal);
+                            drop(permit);
+                        }
+                    },
                 }
             }
             Ok(None) => return,
@@ -273,6 +288,51 @@ enum Role {
     Tenant(String),
     /// The node's operator: observes everything, changes nothing.
     Operator,
+    /// Another node of the cluster: forwards its agents' requests and
+    /// sends, each to `tenant/name`.
+    Peer,
+}
+
+/// A peer's frame, with the tenant its target names: requests and sends
+/// to `tenant/name` only.
+fn for_tenant(frame: Frame) -> Result<(String, Frame), Frame> {
+    let split = |to: &str| -> Option<(String, String)> {
+        let (tenant, name) = to.split_once('/')?;
+        Some((tenant.to_string(), name.to_string()))
+    };
+    let unnamed = |req: u64, to: &str| {
+        failed(
+            req,
+            format!("a peer addresses agents as tenant/name, not `{to}`"),
+        )
+    };
+    match frame {
+        Frame::Request {
+            req,
+            hops,
+            to,
+            payload,
+        } => match split(&to) {
+            Some((tenant, to)) => Ok((
+                tenant,
+                Frame::Request {
+                    req,
+                    hops,
+                    to,
+                    payload,
+                },
+            )),
+            None => Err(unnamed(req, &to)),
+        },
+        Frame::Send { to, payload } => match split(&to) {
+            Some((tenant, to)) => Ok((tenant, Frame::Send { to, payload })),
+            None => Err(unnamed(0, &to)),
+        },
+        Frame::Spawn { req, .. } | Frame::Stop { req, .. } | Frame::Observe { req, .. } => Err(
+            failed(req, "a peer connection only forwards requests and sends"),
+        ),
+        other => Err(failed(0, format!("a peer may not send {other:?}"))),
+    }
 }
 
 /// An observation as a reply frame (see [`Frame::Observe`]).

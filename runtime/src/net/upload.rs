@@ -72,7 +72,7 @@ async fn receive(
         let _ = recv.stop(code::REQUEST_FAILED.into());
         return refuse(
             req,
-            "an operator connection only observes; upload with a tenant's token",
+            "only a tenant may upload (an operator connection only observes, a peer only forwards): use a tenant's token",
         );
     };
     let max = node.upload_limit();

@@ -23,3 +23,22 @@ pub trait PeerLink: Send + Sync {
     /// once when the link is congested or gone.
     fn try_send(&self, agent: &str, payload: Vec<u8>) -> Result<(), LinkError>;
 }
+
+/// A link for every tenant, used by one: names the agent `tenant/name`, so
+/// the peer delivers within that tenant.
+pub(crate) struct Scoped {
+    pub(crate) tenant: String,
+    pub(crate) link: std::sync::Arc<dyn PeerLink>,
+}
+
+impl PeerLink for Scoped {
+    fn forward(&self, agent: &str, payload: Vec<u8>, hops: u8, timeout: Duration) -> LinkReply {
+        self.link
+            .forward(&format!("{}/{agent}", self.tenant), payload, hops, timeout)
+    }
+
+    fn try_send(&self, agent: &str, payload: Vec<u8>) -> Result<(), LinkError> {
+        self.link
+            .try_send(&format!("{}/{agent}", self.tenant), payload)
+    }
+}

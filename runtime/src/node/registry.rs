@@ -103,12 +103,30 @@ impl Node {
             .insert((tenant.to_string(), peer.to_string()), Arc::new(link));
     }
 
-    pub(crate) fn peer(&self, tenant: &str, peer: &str) -> Option<Arc<dyn PeerLink>> {
+    /// Links `peer` for the agents of every tenant (a served node's
+    /// `--peer`): a message an agent of tenant `t` sends to `name@peer`
+    /// goes over `link` to `t/name` there, so a tenant reaches its own
+    /// agents on the peer. A tenant's own [`Node::link`] comes first.
+    pub fn link_all(&self, peer: &str, link: Arc<dyn PeerLink>) {
         self.inner
             .peers
-            .read()
+            .write()
             .unwrap()
-            .get(&(tenant.to_string(), peer.to_string()))
-            .cloned()
+            .insert((ALL_TENANTS.to_string(), peer.to_string()), link);
+    }
+
+    pub(crate) fn peer(&self, tenant: &str, peer: &str) -> Option<Arc<dyn PeerLink>> {
+        let peers = self.inner.peers.read().unwrap();
+        if let Some(link) = peers.get(&(tenant.to_string(), peer.to_string())) {
+            return Some(link.clone());
+        }
+        let all = peers.get(&(ALL_TENANTS.to_string(), peer.to_string()))?;
+        Some(Arc::new(super::peer::Scoped {
+            tenant: tenant.to_string(),
+            link: all.clone(),
+        }))
     }
 }
+
+/// The key of a link for every tenant (not a valid tenant name).
+const ALL_TENANTS: &str = "*";

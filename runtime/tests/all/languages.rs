@@ -85,10 +85,10 @@ fn js_and_python_agents_are_contained_like_rust_ones() {
         let Some(hostile) = load(&t, lang, "hostile") else {
             continue;
         };
-        let spawn = || {
+        let spawn_with = |deadline: Duration| {
             let options = SpawnOptions {
                 limits: AgentLimits {
-                    deadline: Duration::from_millis(300),
+                    deadline,
                     memory: 64 << 20,
                     ..AgentLimits::default()
                 },
@@ -96,6 +96,7 @@ fn js_and_python_agents_are_contained_like_rust_ones() {
             };
             t.node.spawn_blocking(&hostile, options).unwrap()
         };
+        let spawn = || spawn_with(Duration::from_millis(300));
         let agent = spawn();
         assert_eq!(ask(&agent, "ok").unwrap(), "ok", "{lang:?}");
         match ask(&agent, "throw") {
@@ -115,7 +116,10 @@ fn js_and_python_agents_are_contained_like_rust_ones() {
             }) => {}
             other => panic!("{lang:?} loop: {other:?}"),
         }
-        match ask(&spawn(), "alloc") {
+        // Growing to 64 MiB takes an interpreter a while on a busy
+        // machine: a deadline that cannot come first, so the memory limit
+        // is what stops it.
+        match ask(&spawn_with(Duration::from_secs(15)), "alloc") {
             Err(RequestError::AgentFailed {
                 failure: Failure::MemoryLimit { limit, .. },
                 ..

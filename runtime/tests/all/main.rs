@@ -11,6 +11,7 @@ mod languages;
 mod languages_util;
 mod net;
 mod observe;
+mod peers;
 mod plugins;
 mod reports;
 mod sandbox;

@@ -264,6 +264,8 @@ struct Started {
     restore: Option<RestoreReport>,
     /// The config's `[tokens]`: token per tenant, for a listener.
     tokens: std::collections::BTreeMap<String, String>,
+    /// The config's `[peers]`: `HOST:PORT#FINGERPRINT` per peer name.
+    peers: std::collections::BTreeMap<String, String>,
 }
 
 impl Started {
@@ -355,6 +357,7 @@ fn start_node_then(
             node,
             restore: None,
             tokens: config.tokens,
+            peers: config.peers,
         });
     };
     std::fs::create_dir_all(dir)
@@ -380,5 +383,6 @@ fn start_node_then(
         node,
         restore: Some(report),
         tokens: config.tokens,
+        peers: config.peers,
     })
 }

@@ -9,6 +9,7 @@ use caxton::net::tls::Identity;
 use clap::Args;
 
 use caxton::net::health::Health;
+use caxton::net::peering::{Peer, PeerSpec};
 
 use super::{LogFormat, NodeArgs, exit, start_node_then};
 
@@ -26,6 +27,19 @@ pub(crate) struct ServeArgs {
     /// shutting down). It answers from the start, while agents are restored.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+
+    /// A peer node, NAME=HOST:PORT#FINGERPRINT (repeatable; also the
+    /// config's [peers]): agents of every tenant reach their tenant's
+    /// agents there as `agent@NAME`. The link reconnects with backoff while
+    /// the peer is away; messages to it meanwhile are refused with an error.
+    #[arg(long = "peer", value_name = "NAME=HOST:PORT#FINGERPRINT")]
+    peers: Vec<String>,
+
+    /// The cluster's peer token: this node presents it to its peers and
+    /// accepts it from them (the same on every node; at least 16
+    /// characters). Needed with peers.
+    #[arg(long, env = "CAXTON_PEER_TOKEN", hide_env_values = true)]
+    peer_token: Option<String>,
 
     /// How log lines (one per lifecycle event, plus warnings) are written
     /// on stderr: text, or json (one object per line). CAXTON_LOG filters.
@@ -81,14 +95,28 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         .map_or((0, 0), |r| (r.restored, r.failed.len()));
     tracing::info!(target: "caxton::lifecycle", event = "restored", restored, failed, "agents restored");
     let stop = stop_signal(&started.runtime)?;
+    let peers = peer_specs(&args, &started.peers)?;
     let mut options = ServerOptions::new(args.listen, &token, &args.tenant);
     options.tokens = started.token_map(Some((&token, &args.tenant)));
     options.operator_token = Some(operator.clone());
+    options.peer_token = args.peer_token.clone();
     options.name = args.name.clone();
     let super::Started { runtime, node, .. } = started;
     let server = Server::start(node.clone(), &identity, options)?;
+    let node_for_peers = node.clone();
     health.listening(node, server.counters().clone());
     tracing::info!(target: "caxton::lifecycle", event = "listening", addr = %server.local_addr(), fingerprint = %server.fingerprint(), "listening");
+    let _peers: Vec<_> = peers
+        .into_iter()
+        .map(|spec| {
+            println!("  peer:        {} at {}", spec.name, spec.addr);
+            Peer::start(
+                &node_for_peers,
+                spec,
+                args.peer_token.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
     tracing::info!(target: "caxton::lifecycle", event = "ready", "ready");
     println!(
         "caxton node `{}` listening on {}",
@@ -216,4 +244,40 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(bytes)?;
     Ok(())
+}
+
+/// The peers of `--peer` and the config's `[peers]`, checked: each once,
+/// and a peer token of a usable length when there are any.
+fn peer_specs(
+    args: &ServeArgs,
+    config: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<Vec<PeerSpec>> {
+    let mut specs = Vec::new();
+    for text in &args.peers {
+        specs.push(PeerSpec::parse(text).map_err(|e| anyhow::anyhow!("--peer {e}"))?);
+    }
+    for (name, value) in config {
+        specs.push(PeerSpec::with_name(name, value).map_err(|e| anyhow::anyhow!("[peers] {e}"))?);
+    }
+    let mut names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+        anyhow::bail!(
+            "peer `{}` is given twice (--peer and [peers] together)",
+            twice[0]
+        );
+    }
+    if specs.iter().any(|s| s.name == args.name) {
+        anyhow::bail!("a peer may not have this node's own name `{}`", args.name);
+    }
+    match &args.peer_token {
+        Some(t) if t.len() < caxton::core::tenant::MIN_TOKEN_LEN => anyhow::bail!(
+            "--peer-token must be at least {} characters",
+            caxton::core::tenant::MIN_TOKEN_LEN
+        ),
+        None if !specs.is_empty() => anyhow::bail!(
+            "peers need the cluster's --peer-token (or CAXTON_PEER_TOKEN), the same on every node"
+        ),
+        _ => Ok(specs),
+    }
 }

@@ -48,6 +48,14 @@ pub struct NodeConfig {
     /// acme = "a-long-random-secret"
     /// ```
     pub tokens: BTreeMap<String, String>,
+    /// Peers a served node links to (`[peers]`), by name:
+    /// `"HOST:PORT#FINGERPRINT"`, read by `net::peering::PeerSpec`.
+    ///
+    /// ```toml
+    /// [peers]
+    /// b = "caxton-1.caxton:7700#5e:..."
+    /// ```
+    pub peers: BTreeMap<String, String>,
 }
 
 /// The config file: `[tenants.NAME]` tables (see [`parse_config`]) and a
@@ -59,14 +67,19 @@ pub fn parse_node_config(text: &str) -> Result<NodeConfig, ConfigError> {
         .map_err(|e: toml::de::Error| ConfigError(format!("not valid TOML: {e}")))?;
     let mut tenants = BTreeMap::new();
     let mut tokens = BTreeMap::new();
+    let mut peers = BTreeMap::new();
     for (key, value) in table {
         if key == "tokens" {
             tokens = parse_tokens(value)?;
             continue;
         }
+        if key == "peers" {
+            peers = parse_peers(value)?;
+            continue;
+        }
         if key != "tenants" {
             return Err(ConfigError(format!(
-                "unknown key `{key}`: the config has only [tenants.NAME] and [tokens] tables"
+                "unknown key `{key}`: the config has only [tenants.NAME], [tokens] and [peers] tables"
             )));
         }
         let toml::Value::Table(all) = value else {
@@ -88,7 +101,30 @@ pub fn parse_node_config(text: &str) -> Result<NodeConfig, ConfigError> {
             tenants.insert(name, t);
         }
     }
-    Ok(NodeConfig { tenants, tokens })
+    Ok(NodeConfig {
+        tenants,
+        tokens,
+        peers,
+    })
+}
+
+fn parse_peers(value: toml::Value) -> Result<BTreeMap<String, String>, ConfigError> {
+    let toml::Value::Table(all) = value else {
+        return Err(ConfigError(
+            "`peers` must be a table: [peers] with NAME = \"HOST:PORT#FINGERPRINT\"".into(),
+        ));
+    };
+    let mut peers = BTreeMap::new();
+    for (name, spec) in all {
+        crate::core::name::check(&name).map_err(|e| ConfigError(format!("[peers] {name}: {e}")))?;
+        let toml::Value::String(spec) = spec else {
+            return Err(ConfigError(format!(
+                "[peers] {name}: expected \"HOST:PORT#FINGERPRINT\""
+            )));
+        };
+        peers.insert(name, spec);
+    }
+    Ok(peers)
 }
 
 fn parse_tokens(value: toml::Value) -> Result<BTreeMap<String, String>, ConfigError> {

@@ -171,6 +171,12 @@ impl RemoteNode {
         }
     }
 
+    /// Waits until the connection is closed, by either side or by a lost
+    /// path; why, in words.
+    pub async fn closed(&self) -> String {
+        self.conn.closed().await.to_string()
+    }
+
     /// Closes the connection; pending calls fail at once.
     pub fn close(&self) {
         self.conn.close(0u32.into(), b"closed by the client");
