@@ -16,6 +16,7 @@ use super::wire::{ReadError, read_frame, writer};
 use super::{NetError, code};
 use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, MAX_PAYLOAD, PROTOCOL_VERSION};
 use crate::core::spawn::SpawnSpec;
+use crate::measure::load::distributed::{Share, run_share};
 use crate::node::{AgentHandle, Node, SpawnOptions};
 
 /// How a node listens.
@@ -364,9 +365,10 @@ fn operate(shared: &Shared, frame: Frame) -> Frame {
             let tenant = (!tenant.is_empty()).then_some(tenant.as_str());
             observation(shared, req, tenant, true)
         }
-        Frame::Request { req, .. } | Frame::Spawn { req, .. } | Frame::Stop { req, .. } => {
-            failed(req, OPERATOR_ONLY_OBSERVES)
-        }
+        Frame::Request { req, .. }
+        | Frame::Spawn { req, .. }
+        | Frame::Stop { req, .. }
+        | Frame::Load { req, .. } => failed(req, OPERATOR_ONLY_OBSERVES),
         Frame::Send { .. } => failed(0, OPERATOR_ONLY_OBSERVES),
         other => failed(0, format!("a client may not send {other:?}")),
     }
@@ -477,6 +479,35 @@ async fn dispatch(
                     ),
                 )
             }
+        }
+        Frame::Load { req, share } => {
+            let (node, tenant, tx) = (node.clone(), tenant.to_string(), tx.clone());
+            let name = shared.options.name.clone();
+            tokio::spawn(async move {
+                let ran = tokio::task::spawn_blocking(move || {
+                    let share: Share = serde_json::from_str(&share)
+                        .map_err(|e| format!("the load share is not readable: {e}"))?;
+                    run_share(&node, &tenant, &share)
+                })
+                .await
+                .map_err(|e| format!("the load share failed: {e}"))
+                .and_then(|r| r);
+                let answer = match ran {
+                    Ok(mut result) => {
+                        result.node = name;
+                        Frame::Reply {
+                            req,
+                            payload: Bytes::from(
+                                serde_json::to_vec(&result).expect("a share result serializes"),
+                            ),
+                        }
+                    }
+                    Err(e) => failed(req, format!("on node `{name}`: {e}")),
+                };
+                let _ = tx.send(answer);
+                drop(permit);
+            });
+            return;
         }
         other => failed(0, format!("a client may not send {other:?}")),
     };

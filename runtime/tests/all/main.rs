@@ -4,6 +4,7 @@
 mod agents;
 mod browser;
 mod containment;
+mod distributed;
 mod durable;
 mod failures;
 mod fuzz_scale;

@@ -16,11 +16,11 @@ use super::util::{TIMEOUT, node};
 const PEER_TOKEN: &str = "cluster-peer-token-0123456789";
 const TOKEN_X: &str = "tenant-x-0123456789";
 
-struct Served {
+pub(super) struct Served {
     child: Child,
-    addr: SocketAddr,
-    fingerprint: String,
-    token: String,
+    pub(super) addr: SocketAddr,
+    pub(super) fingerprint: String,
+    pub(super) token: String,
     _stdout: Lines<BufReader<ChildStdout>>,
 }
 
@@ -31,7 +31,7 @@ impl Drop for Served {
     }
 }
 
-fn serve(name: &str, listen: &str, data: &Path, extra: &[String]) -> Served {
+pub(super) fn serve(name: &str, listen: &str, data: &Path, extra: &[String]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
         .args([
             "serve",

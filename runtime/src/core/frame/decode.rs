@@ -164,6 +164,12 @@ fn decode_body(body: Bytes) -> Result<Frame, FrameError> {
             name: r.string("name")?,
             size: r.u64("size")?,
         },
+        tag::LOAD => {
+            let req = r.u64("req")?;
+            let share = r.bytes("share")?;
+            let share = String::from_utf8(share.to_vec()).map_err(|_| FrameError::Utf8("share"))?;
+            Frame::Load { req, share }
+        }
         other => return Err(FrameError::UnknownType(other)),
     };
     r.finish()?;

@@ -127,6 +127,15 @@ pub enum Frame {
         /// How many bytes follow.
         size: u64,
     },
+    /// Run a share of a load on the node, against the client's tenant's
+    /// agents there (`share` is a JSON `measure::load::distributed::Share`;
+    /// answered by `Reply` with a JSON `ShareResult`, or `Error`).
+    Load {
+        /// Correlates the answer.
+        req: u64,
+        /// The share as JSON.
+        share: String,
+    },
 }
 
 /// Why bytes could not be decoded into a frame.
@@ -172,6 +181,7 @@ pub(super) mod tag {
     pub const STOP: u8 = 9;
     pub const OBSERVE: u8 = 10;
     pub const UPLOAD: u8 = 11;
+    pub const LOAD: u8 = 12;
 }
 
 impl Frame {
@@ -267,6 +277,11 @@ impl Frame {
                 out.put_u64_le(*req);
                 put_str(out, name, "name")?;
                 out.put_u64_le(*size);
+            }
+            Frame::Load { req, share } => {
+                out.put_u8(tag::LOAD);
+                out.put_u64_le(*req);
+                put_bytes(out, share.as_bytes(), "share")?;
             }
         }
         let len = out.len() - start - 4;

@@ -55,6 +55,10 @@ fn samples() -> Vec<Frame> {
             name: "my_agent".into(),
             size: 1 << 20,
         },
+        Frame::Load {
+            req: 6,
+            share: r#"{"targets":["e"],"options":{"rate":100}}"#.into(),
+        },
     ]
 }
 

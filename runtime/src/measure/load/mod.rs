@@ -21,9 +21,11 @@
 //! - `run`: one run's shared state, how an operation starts and is timed,
 //!   and the run from start to report;
 //! - `closed` and `open`: the two models;
-//! - `timeline`: the run window by window.
+//! - `timeline`: the run window by window;
+//! - [`distributed`]: a run split between nodes, merged losslessly.
 
 mod closed;
+pub mod distributed;
 mod open;
 mod options;
 mod run;

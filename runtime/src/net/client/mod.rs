@@ -333,6 +333,24 @@ impl RemoteNode {
         }
     }
 
+    /// Runs `share` of a distributed load on the node, next to its agents;
+    /// what it measured, within `timeout`.
+    pub async fn run_share(
+        &self,
+        share: &crate::measure::load::distributed::Share,
+        timeout: Duration,
+    ) -> Result<crate::measure::load::distributed::ShareResult, NetError> {
+        let share = serde_json::to_string(share)
+            .map_err(|e| NetError::Remote(format!("the load share: {e}")))?;
+        let frame = self.call(|req| Frame::Load { req, share }, timeout).await?;
+        match frame {
+            Frame::Reply { payload, .. } => serde_json::from_slice(&payload).map_err(|e| {
+                NetError::Remote(format!("the node sent an unreadable load result: {e}"))
+            }),
+            other => Err(NetError::Remote(format!("unexpected answer {other:?}"))),
+        }
+    }
+
     /// Spawns a built-in plugin on the node; `options` is a JSON object of
     /// spawn options (name, memory, deadline, mailbox, config).
     pub async fn spawn(&self, plugin: &str, options: &str) -> Result<String, NetError> {

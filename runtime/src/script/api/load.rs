@@ -8,13 +8,18 @@ use super::agent::Agent;
 use super::job::Job;
 use super::{Fallible, fail, stats_map};
 use crate::measure::SendLag;
+use crate::measure::load::distributed::{self, Share};
 use crate::measure::load::{LoadOptions, LoadReport, LoadSpec, Target, Until, run_load_observed};
+use crate::net::client::RemoteNode;
 use crate::node::Targets;
 use crate::script::context::ScriptContext;
 
 pub(crate) fn register(engine: &mut Engine, ctx: &ScriptContext) {
     let c = ctx.clone();
     engine.register_fn("load", move |opts: Map| -> Fallible<Map> {
+        if opts.contains_key("on") {
+            return distributed(&c, &opts).map_err(fail);
+        }
         let (target, options) = parse(&c, &opts).map_err(fail)?;
         execute(&c, target, &options, true).map_err(fail)
     });
@@ -77,6 +82,120 @@ fn execute(
     );
     c.record_with(stats, report.histogram);
     Ok(map)
+}
+
+/// `load(#{ on: [nodes...], targets, ... })`: each node runs its share of
+/// the load next to its agents; the shares' histograms are merged.
+fn distributed(c: &ScriptContext, opts: &Map) -> Result<Map, String> {
+    let mut opts = opts.clone();
+    let on = opts.remove("on").expect("checked by the caller");
+    let nodes: Vec<RemoteNode> = on
+        .try_cast::<Array>()
+        .ok_or("load option `on`: expected an array of nodes (connect(...))")?
+        .into_iter()
+        .map(|n| {
+            let type_name = n.type_name();
+            n.try_cast::<RemoteNode>()
+                .ok_or_else(|| format!("load option `on`: expected nodes, got {type_name}"))
+        })
+        .collect::<Result<_, _>>()?;
+    if nodes.is_empty() {
+        return Err("load option `on`: no nodes given".into());
+    }
+    let targets = opts.remove("targets").ok_or(
+        "load with `on`: the option `targets` (an agent name, or names, on every node) is required",
+    )?;
+    let targets = target_names(&targets)?;
+    let json = super::options::map_value("load", &opts).map_err(|e| e.to_string())?;
+    let resolved = LoadSpec::parse(json.clone())
+        .and_then(LoadOptions::try_from)
+        .map_err(|e| e.to_string())?;
+    if resolved.window.is_some() {
+        return Err(
+            "load with `on`: `window` is not supported (each node would have its own timeline)"
+                .into(),
+        );
+    }
+    let n = nodes.len();
+    let wait = distributed::expected(&resolved);
+    let usage = c.usage();
+    let bar = c.begin(
+        &resolved.name,
+        matches!(resolved.until, Until::Elapsed(_)).then(|| wait),
+    );
+    let mut runs = Vec::with_capacity(n);
+    for (i, node) in nodes.iter().enumerate() {
+        let share = Share {
+            targets: targets.clone(),
+            options: distributed::share_options(&json, &resolved, i, n)?,
+        };
+        let node = node.clone();
+        runs.push(
+            c.node
+                .runtime()
+                .spawn(async move { node.run_share(&share, wait).await }),
+        );
+    }
+    let mut parts = Vec::with_capacity(n);
+    for (run, node) in runs.into_iter().zip(&nodes) {
+        let part = c
+            .node
+            .runtime()
+            .block_on(run)
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("node `{}`: {e}", node.name()))?;
+        parts.push(part);
+    }
+    drop(bar);
+    let (mut stats, histogram, totals) = distributed::merge(&resolved.name, &parts)?;
+    stats.resources = usage.end(c);
+    let mut m = stats_map(&stats);
+    for (k, v) in [
+        ("messages", totals.messages),
+        ("sent", totals.sent),
+        ("lost", totals.lost),
+        ("dropped", totals.dropped),
+        ("late", totals.late),
+    ] {
+        m.insert(k.into(), Dynamic::from(v as i64));
+    }
+    m.insert("throughput".into(), Dynamic::from(totals.throughput));
+    let per_node: Array = parts
+        .iter()
+        .map(|p| {
+            let mut node = stats_map(&p.latency);
+            node.insert("node".into(), p.node.clone().into());
+            node.insert("messages".into(), Dynamic::from(p.messages as i64));
+            node.insert("throughput".into(), Dynamic::from(p.throughput));
+            Dynamic::from_map(node)
+        })
+        .collect();
+    m.insert("nodes".into(), Dynamic::from_array(per_node));
+    c.record_with(stats, histogram);
+    Ok(m)
+}
+
+/// Agent names for a distributed load: a name, names, or remote agents.
+fn target_names(value: &Dynamic) -> Result<Vec<String>, String> {
+    let items: Array = match value.clone().try_cast::<Array>() {
+        Some(a) => a,
+        None => vec![value.clone()],
+    };
+    if items.is_empty() {
+        return Err("load option `targets`: no agents given".into());
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            let type_name = item.type_name();
+            if let Some(Agent::Remote { name, .. }) = item.clone().try_cast::<Agent>() {
+                return Ok(name);
+            }
+            item.into_string().map_err(|_| {
+                format!("load option `targets`: expected agent names, got {type_name}")
+            })
+        })
+        .collect()
 }
 
 fn report_map(r: &LoadReport, send_lag: Option<SendLag>) -> Map {
