@@ -3,6 +3,7 @@
 
 mod agents;
 mod browser;
+mod cluster;
 mod containment;
 mod distributed;
 mod durable;

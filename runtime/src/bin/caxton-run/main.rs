@@ -8,6 +8,7 @@
 mod compile;
 mod dashboard;
 mod deploy;
+mod identity;
 mod inspect;
 mod new;
 mod observe;
@@ -106,6 +107,9 @@ enum Command {
     /// Upload a component to a served node for your tenant; its agents are
     /// then spawned by the name it was given, and survive node restarts.
     Deploy(deploy::DeployArgs),
+    /// Make certificates for the nodes of a cluster and print their
+    /// fingerprints (for [peers] and `serve --identity-dir`).
+    Identity(identity::IdentityArgs),
     /// (Internal) compile a component from stdin for a node's upload.
     #[command(hide = true)]
     CompileComponent(compile::CompileArgs),
@@ -144,10 +148,13 @@ struct NodeArgs {
     #[arg(long)]
     fuel: bool,
 
-    /// Tenants and their quotas, from a TOML file ([tenants.NAME] tables;
-    /// see docs/tenants.md). Unknown keys are errors.
+    /// Tenants and their quotas, tenants' tokens and peers, from a TOML
+    /// file ([tenants.NAME], [tokens], [peers]; see docs/tenants.md).
+    /// Repeatable: the files are merged, and a tenant, token or peer given
+    /// twice is an error (e.g. the tokens from a secret, the rest from a
+    /// config map). Unknown keys are errors.
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    config: Vec<PathBuf>,
 
     /// Worker threads of the node's async runtime, which runs the agents,
     /// the script's load and QUIC [default: one per core]. On a small
@@ -215,6 +222,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Inspect(args)) => inspect::run(args),
         Some(Command::Deploy(args)) => deploy::run(args),
+        Some(Command::Identity(args)) => identity::run(args),
         Some(Command::CompileComponent(args)) => compile::run(args),
         None => script::run(cli.script),
     };
@@ -294,15 +302,16 @@ fn start_node_then(
     before_restore: impl FnOnce(&tokio::runtime::Runtime) -> anyhow::Result<()>,
 ) -> anyhow::Result<Started> {
     // A bad config stops the start before anything runs.
-    let config = match &args.config {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading the config {}", file.display()))?;
-            caxton::core::tenant::parse_node_config(&text)
-                .with_context(|| format!("in the config {}", file.display()))?
-        }
-        None => Default::default(),
-    };
+    let mut config = caxton::core::tenant::NodeConfig::default();
+    for file in &args.config {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the config {}", file.display()))?;
+        let part = caxton::core::tenant::parse_node_config(&text)
+            .with_context(|| format!("in the config {}", file.display()))?;
+        config
+            .merge(part)
+            .with_context(|| format!("in the config {}", file.display()))?;
+    }
     let tenants = &config.tenants;
     let apply = |node: &Node| -> anyhow::Result<()> {
         for (name, tenant) in tenants {

@@ -28,6 +28,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
 
+    /// Read this node's certificate and key from DIR/NAME.cert.der and
+    /// DIR/NAME.key.der (NAME: --name), made by `caxton-run identity`,
+    /// instead of the data dir: a cluster's identities are made once and
+    /// handed to its nodes (a Kubernetes Secret), so their fingerprints can
+    /// be written in every node's [peers] beforehand.
+    #[arg(long, value_name = "DIR")]
+    identity_dir: Option<std::path::PathBuf>,
+
     /// A peer node, NAME=HOST:PORT#FINGERPRINT (repeatable; also the
     /// config's [peers]): agents of every tenant reach their tenant's
     /// agents there as `agent@NAME`. The link reconnects with backoff while
@@ -67,13 +75,27 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the data dir {}", dir.display()))?;
+            let identity = match &args.identity_dir {
+                Some(from) => super::identity::read(from, &args.name)?,
+                None => load_or_create_identity(dir)?,
+            };
+            // What `top --data-dir` pins, wherever the identity came from.
+            std::fs::write(dir.join(FINGERPRINT), identity.fingerprint())
+                .with_context(|| format!("writing {}", dir.join(FINGERPRINT).display()))?;
             (
-                load_or_create_identity(dir)?,
+                identity,
                 load_or_create_token(&dir.join("token"))?,
                 load_or_create_token(&dir.join(OPERATOR_TOKEN))?,
             )
         }
-        None => (Identity::generate()?, new_token()?, new_token()?),
+        None => (
+            match &args.identity_dir {
+                Some(from) => super::identity::read(from, &args.name)?,
+                None => Identity::generate()?,
+            },
+            new_token()?,
+            new_token()?,
+        ),
     };
     health.identity_loaded();
     tracing::info!(target: "caxton::lifecycle", event = "identity", fingerprint = %identity.fingerprint(), "identity loaded");
@@ -209,6 +231,9 @@ fn load_or_create_identity(dir: &Path) -> anyhow::Result<Identity> {
     Ok(identity)
 }
 
+/// The node's certificate fingerprint, as text, in the data dir.
+pub(crate) const FINGERPRINT: &str = "fingerprint";
+
 /// The operator token's file in the data dir.
 pub(crate) const OPERATOR_TOKEN: &str = "operator-token";
 
@@ -232,7 +257,7 @@ pub(crate) fn new_token() -> anyhow::Result<String> {
 }
 
 /// Writes a secret readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -267,9 +292,9 @@ fn peer_specs(
             twice[0]
         );
     }
-    if specs.iter().any(|s| s.name == args.name) {
-        anyhow::bail!("a peer may not have this node's own name `{}`", args.name);
-    }
+    // One [peers] table can serve every node of a cluster: each skips
+    // its own entry.
+    specs.retain(|s| s.name != args.name);
     match &args.peer_token {
         Some(t) if t.len() < caxton::core::tenant::MIN_TOKEN_LEN => anyhow::bail!(
             "--peer-token must be at least {} characters",

@@ -129,11 +129,15 @@ fn credentials(args: &TopArgs) -> anyhow::Result<(String, String)> {
     };
     let fingerprint = match &args.fingerprint {
         Some(f) => f.clone(),
-        None => caxton::net::tls::Identity::from_der(
-            read("identity.cert.der")?,
-            read("identity.key.der")?,
-        )
-        .fingerprint(),
+        None => match std::fs::read_to_string(dir.join(super::serve::FINGERPRINT)) {
+            Ok(text) => text.trim().to_string(),
+            // A data dir of a node from before the file was written.
+            Err(_) => caxton::net::tls::Identity::from_der(
+                read("identity.cert.der")?,
+                read("identity.key.der")?,
+            )
+            .fingerprint(),
+        },
     };
     let token = match &args.token {
         Some(t) => t.clone(),

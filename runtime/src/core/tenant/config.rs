@@ -58,6 +58,38 @@ pub struct NodeConfig {
     pub peers: BTreeMap<String, String>,
 }
 
+impl NodeConfig {
+    /// Adds another file's config; a tenant, token or peer defined in
+    /// both is an error (which one should win is not for the node to guess).
+    pub fn merge(&mut self, other: NodeConfig) -> Result<(), ConfigError> {
+        fn add<V>(
+            what: &str,
+            into: &mut BTreeMap<String, V>,
+            from: BTreeMap<String, V>,
+        ) -> Result<(), ConfigError> {
+            for (key, value) in from {
+                if into.contains_key(&key) {
+                    return Err(ConfigError(format!("{what} `{key}` is defined twice")));
+                }
+                into.insert(key, value);
+            }
+            Ok(())
+        }
+        add("[tenants] tenant", &mut self.tenants, other.tenants)?;
+        add("[tokens] tenant", &mut self.tokens, other.tokens)?;
+        add("[peers] peer", &mut self.peers, other.peers)?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (tenant, token) in &self.tokens {
+            if !seen.insert(token) {
+                return Err(ConfigError(format!(
+                    "[tokens] {tenant}: the same token as another tenant (a token decides the tenant, so each needs its own)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The config file: `[tenants.NAME]` tables (see [`parse_config`]) and a
 /// `[tokens]` table. A token shorter than [`MIN_TOKEN_LEN`] or given to
 /// two tenants is an error.
