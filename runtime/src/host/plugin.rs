@@ -146,20 +146,24 @@ impl Plugin {
         let start = Instant::now();
         check_header(name, bytes)?;
         let (component, origin) = compile(engine, name, bytes, cache)?;
-        Plugin::link(engine, name, bytes, component, origin, start)
+        Plugin::link(engine, (name, name), bytes, component, origin, start)
     }
 
     /// Loads a component compiled by `compiler` (unless the engine's cache
     /// has it): for bytes from outside the host, whose compilation must be
     /// bounded in time and memory (see [`super::compiler`]).
+    ///
+    /// `name` is the plugin's name on the node; errors call it `label` (the
+    /// uploader's name for it).
     pub fn from_untrusted(
         engine: &CaxtonEngine,
         name: &str,
+        label: &str,
         bytes: &[u8],
         compiler: &dyn super::compiler::Compiler,
     ) -> Result<Plugin, PluginError> {
         let start = Instant::now();
-        check_header(name, bytes)?;
+        check_header(label, bytes)?;
         let compile_error = std::cell::RefCell::new(None);
         let loaded = engine
             .cache
@@ -182,32 +186,34 @@ impl Plugin {
             Err(e) => {
                 return Err(match compile_error.into_inner() {
                     Some(why) => PluginError::Compile {
-                        what: name.to_string(),
+                        what: label.to_string(),
                         why,
                     },
-                    None => classify(name, &e),
+                    None => classify(label, &e),
                 });
             }
         };
-        Plugin::link(engine, name, bytes, component, origin, start)
+        Plugin::link(engine, (name, label), bytes, component, origin, start)
     }
 
+    /// Checks the world and links; `(name, label)`: the plugin's name, and
+    /// what its errors call it.
     fn link(
         engine: &CaxtonEngine,
-        name: &str,
+        (name, label): (&str, &str),
         bytes: &[u8],
         component: Component,
         origin: Origin,
         start: Instant,
     ) -> Result<Plugin, PluginError> {
-        check_world(engine, name, &component)?;
+        check_world(engine, label, &component)?;
         let mut linker = Linker::<AgentCtx>::new(&engine.engine);
         super::ctx::add_to_linker(&mut linker).map_err(|e| PluginError::WorldMismatch {
-            what: name.to_string(),
+            what: label.to_string(),
             why: format!("linking the host failed: {e:#}"),
         })?;
         let mismatch = |e: wasmtime::Error| PluginError::WorldMismatch {
-            what: name.to_string(),
+            what: label.to_string(),
             why: format!("{e:#}"),
         };
         let pre = linker.instantiate_pre(&component).map_err(mismatch)?;

@@ -175,6 +175,7 @@ impl Node {
                 Plugin::from_untrusted(
                     self.engine(),
                     &format!("{PREFIX}{hash}"),
+                    name,
                     bytes,
                     &*policy.compiler,
                 )?
@@ -263,6 +264,7 @@ impl Node {
                     Some(bytes) => Plugin::from_untrusted(
                         self.engine(),
                         &format!("{PREFIX}{}", record.hash),
+                        &record.name,
                         &bytes,
                         &*policy.compiler,
                     )

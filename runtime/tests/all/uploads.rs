@@ -131,7 +131,12 @@ fn a_tenant_deploys_its_component_which_only_it_sees_and_which_survives_a_restar
         let err = upload(client, name, bytes).unwrap_err();
         assert!(err.contains(why), "`{name}`: expected `{why}` in: {err}");
     };
-    refused(&a, "junk", b"this is not wasm at all", "magic bytes");
+    refused(
+        &a,
+        "junk",
+        b"this is not wasm at all",
+        "`junk` is not a WebAssembly component",
+    );
     refused(&a, "core", b"\0asm\x01\0\0\0", "core WebAssembly module");
     // A valid component with nothing in it: not of the world.
     refused(

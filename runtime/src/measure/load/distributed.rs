@@ -167,12 +167,15 @@ pub fn merge(name: &str, parts: &[ShareResult]) -> Result<(Stats, Histogram<u64>
     let mut merged: Option<Histogram<u64>> = None;
     for part in parts {
         let h = part.histogram()?;
-        match merged.as_mut() {
-            Some(m) => m
-                .add(&h)
-                .map_err(|e| format!("merging {}'s histogram: {e:?}", part.node))?,
-            None => merged = Some(h),
-        }
+        // A decoded histogram has a fixed range: merge into one that grows
+        // to whatever range the nodes' histograms cover together.
+        let m = merged.get_or_insert_with(|| {
+            let mut m = Histogram::<u64>::new(h.sigfig()).expect("a decoded histogram's precision");
+            m.auto(true);
+            m
+        });
+        m.add(&h)
+            .map_err(|e| format!("merging {}'s histogram: {e:?}", part.node))?;
     }
     let hist = merged.ok_or("no node ran a share")?;
     let sum = |f: fn(&ShareResult) -> u64| parts.iter().map(f).sum::<u64>();
