@@ -64,6 +64,10 @@ mod exit {
 /// Watching: `caxton-run top ADDR` shows a served node (or a script run
 /// with `--observe ADDR`) live in the terminal.
 ///
+/// Many nodes: `serve --peer NAME=HOST:PORT#FINGERPRINT` links served nodes,
+/// `caxton-run deploy FILE` uploads a tenant's component to one,
+/// `caxton-run identity` makes a cluster's certificates (docs/cluster.md).
+///
 /// Plugins: `caxton-run new NAME --lang rust|js|python` writes a project,
 /// `caxton-run wit` prints the world, `caxton-run inspect FILE.wasm` checks a
 /// component.
