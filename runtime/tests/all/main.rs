@@ -20,6 +20,7 @@ mod sandbox;
 mod scaffold;
 mod scripts;
 mod serve;
+mod served;
 mod supervision;
 mod tenants;
 mod uploads;

@@ -3,74 +3,28 @@
 //! request while the peer is away is refused with an error that names it
 //! (never lost silently); after the peer restarts the link comes back.
 
-use std::io::{BufRead, BufReader, Lines};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use caxton::net::client::RemoteNode;
 
+use super::served::Served;
 use super::util::{TIMEOUT, node};
 
 const PEER_TOKEN: &str = "cluster-peer-token-0123456789";
 const TOKEN_X: &str = "tenant-x-0123456789";
 
-pub(super) struct Served {
-    child: Child,
-    pub(super) addr: SocketAddr,
-    pub(super) fingerprint: String,
-    pub(super) token: String,
-    _stdout: Lines<BufReader<ChildStdout>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `serve --name NAME --listen LISTEN --data-dir DATA` with the cluster's
+/// peer token and `extra` arguments.
 pub(super) fn serve(name: &str, listen: &str, data: &Path, extra: &[String]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
-        .args([
-            "serve",
-            "--name",
-            name,
-            "--listen",
-            listen,
-            "--max-agents",
-            "16",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .args(extra)
-        .env("CAXTON_PEER_TOKEN", PEER_TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut field = |prefix: &str| -> String {
-        loop {
-            let line = lines.next().expect("serve printed its fields").unwrap();
-            if let Some(rest) = line.trim().strip_prefix(prefix) {
-                return rest.trim().to_string();
-            }
-        }
-    };
-    let addr = field(&format!("caxton node `{name}` listening on"))
-        .parse()
-        .unwrap();
-    let fingerprint = field("fingerprint:");
-    let token = field("token:");
-    Served {
-        child,
-        addr,
-        fingerprint,
-        token,
-        _stdout: lines,
-    }
+    let mut args: Vec<String> = ["--name", name, "--listen", listen, "--max-agents", "16"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--data-dir".into(), data.display().to_string()]);
+    args.extend(extra.iter().cloned());
+    Served::start(&args, &[("CAXTON_PEER_TOKEN", PEER_TOKEN)])
 }
 
 /// A UDP port free now (for a node that must come back on the same one).
@@ -83,8 +37,7 @@ fn free_port() -> u16 {
 }
 
 fn client(rt: &tokio::runtime::Handle, s: &Served) -> RemoteNode {
-    rt.block_on(RemoteNode::connect(s.addr, &s.fingerprint, &s.token))
-        .unwrap()
+    s.client(rt, &s.token)
 }
 
 /// The relay's answer, retried while `retry` says the error is passing.

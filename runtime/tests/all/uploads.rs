@@ -3,32 +3,16 @@
 //! their tenant only, kept across a SIGKILL and restart, within quotas;
 //! hostile uploads refused with a named reason while the node goes on.
 
-use std::io::{BufRead, BufReader, Lines};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 
 use caxton::net::client::RemoteNode;
 
+use super::served::Served;
 use super::util::{TIMEOUT, node};
 
 const TOKEN_A: &str = "tenant-a-0123456789";
 const TOKEN_B: &str = "tenant-b-0123456789";
-
-struct Served {
-    child: Child,
-    addr: SocketAddr,
-    fingerprint: String,
-    operator: String,
-    _stdout: Lines<BufReader<ChildStdout>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `serve` with tenants `a` and `b` (by token) and `args`.
 fn serve(dir: &Path, args: &[&str]) -> Served {
@@ -39,52 +23,24 @@ fn serve(dir: &Path, args: &[&str]) -> Served {
         format!("[tokens]\na = \"{TOKEN_A}\"\nb = \"{TOKEN_B}\"\n"),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-run"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--max-agents",
-            "16",
-            "--no-cache",
-        ])
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut field = |prefix: &str| -> String {
-        loop {
-            let line = lines.next().expect("serve printed its fields").unwrap();
-            if let Some(rest) = line.trim().strip_prefix(prefix) {
-                return rest.trim().to_string();
-            }
-        }
-    };
-    let addr = field("caxton node `caxton` listening on").parse().unwrap();
-    let fingerprint = field("fingerprint:");
-    let operator = field("operator:")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    Served {
-        child,
-        addr,
-        fingerprint,
-        operator,
-        _stdout: lines,
-    }
+    let mut all: Vec<String> = [
+        "--listen",
+        "127.0.0.1:0",
+        "--max-agents",
+        "16",
+        "--no-cache",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    all.extend(["--config".into(), config.display().to_string()]);
+    all.extend(["--data-dir".into(), dir.join("data").display().to_string()]);
+    all.extend(args.iter().map(|s| s.to_string()));
+    Served::start(&all, &[])
 }
 
 fn connect(rt: &tokio::runtime::Handle, s: &Served, token: &str) -> RemoteNode {
-    rt.block_on(RemoteNode::connect(s.addr, &s.fingerprint, token))
-        .unwrap()
+    s.client(rt, token)
 }
 
 fn builtin(name: &str) -> &'static [u8] {

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use caxton::measure::stats::human_bytes;
-use caxton::net::client::RemoteNode;
 use clap::Args;
 
 use super::{duration_arg, exit};
@@ -47,18 +46,7 @@ pub(crate) fn run(args: DeployArgs) -> anyhow::Result<u8> {
         Some(name) => name.clone(),
         None => default_name(&args.file)?,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
-    let client = rt
-        .block_on(RemoteNode::connect(
-            args.node,
-            &args.fingerprint,
-            &args.token,
-        ))
-        .with_context(|| format!("connecting to {}", args.node))?;
+    let (rt, client) = super::connect_client(args.node, &args.fingerprint, &args.token)?;
     let start = Instant::now();
     let receipt = rt.block_on(client.upload(&name, &bytes, args.timeout));
     client.close();

@@ -268,6 +268,28 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("caxton"))
 }
 
+/// A client's connection to a node, on a runtime of one worker (which
+/// keeps the connection's own tasks running while this thread waits).
+fn connect_client(
+    addr: std::net::SocketAddr,
+    fingerprint: &str,
+    token: &str,
+) -> anyhow::Result<(tokio::runtime::Runtime, caxton::net::client::RemoteNode)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let client = rt
+        .block_on(caxton::net::client::RemoteNode::connect(
+            addr,
+            fingerprint,
+            token,
+        ))
+        .with_context(|| format!("connecting to {addr}"))?;
+    Ok((rt, client))
+}
+
 /// A started node and what came with it.
 struct Started {
     runtime: tokio::runtime::Runtime,

@@ -54,16 +54,7 @@ pub(crate) struct TopArgs {
 /// Connects, then draws until `q`, Esc or Ctrl-C.
 pub(crate) fn run(args: TopArgs) -> anyhow::Result<u8> {
     let (fingerprint, token) = credentials(&args)?;
-    // One worker keeps the connection's own tasks running while this thread
-    // waits for keys.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
-    let client = rt
-        .block_on(RemoteNode::connect(args.addr, &fingerprint, &token))
-        .with_context(|| format!("connecting to {}", args.addr))?;
+    let (rt, client) = super::connect_client(args.addr, &fingerprint, &token)?;
     // A token that may not observe is refused before the screen changes.
     let first = rt
         .block_on(client.observe(None))
