@@ -16,7 +16,7 @@ use super::wire::{ReadError, read_frame, writer};
 use super::{NetError, code};
 use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, MAX_PAYLOAD, PROTOCOL_VERSION};
 use crate::core::spawn::SpawnSpec;
-use crate::measure::load::distributed::{Share, run_share};
+use crate::measure::load::distributed::Share;
 use crate::node::{AgentHandle, Node, SpawnOptions};
 
 /// How a node listens.
@@ -487,7 +487,7 @@ async fn dispatch(
                 let ran = tokio::task::spawn_blocking(move || {
                     let share: Share = serde_json::from_str(&share)
                         .map_err(|e| format!("the load share is not readable: {e}"))?;
-                    run_share(&node, &tenant, &share)
+                    node.run_share(&tenant, &share)
                 })
                 .await
                 .map_err(|e| format!("the load share failed: {e}"))

@@ -11,6 +11,7 @@
 //!   `drain`: feeding the instance and supervising it (restarts, retries,
 //!   dead letters); `route`: how effects of a handler become deliveries;
 //!   `observe`: what an observer sees ([`Observation`]);
+//!   `share`: a node's share of a load split between nodes;
 //!   `uploads`: components tenants upload ([`UploadPolicy`]);
 //!   `peer`: what the node needs of a link to another node ([`PeerLink`],
 //!   which the QUIC client implements: this layer never imports `net`).
@@ -29,6 +30,7 @@ mod peer;
 mod registry;
 mod request;
 mod route;
+mod share;
 mod spawn;
 mod stats;
 mod uploads;

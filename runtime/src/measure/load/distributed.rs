@@ -2,7 +2,8 @@
 //! runs the native generator next to its own agents on its share of the
 //! rate or concurrency (k6's execution segments: contiguous shares that
 //! add up to the whole), and sends back its histogram, which the caller
-//! merges losslessly (HdrHistograms add bucket by bucket).
+//! merges losslessly (HdrHistograms add bucket by bucket). A node runs its
+//! share with `Node::run_share` (this layer knows nothing of nodes).
 
 use std::time::Duration;
 
@@ -11,9 +12,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use super::{LoadOptions, LoadReport, LoadSpec, run_load};
+use super::{LoadOptions, LoadReport};
 use crate::measure::Stats;
-use crate::node::{Node, Targets};
 
 /// One node's share of a run, as it travels to the node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,28 +103,6 @@ pub fn expected(options: &LoadOptions) -> Duration {
         super::Until::Operations(_) => Duration::from_secs(600),
     };
     run + options.warmup + options.drain + Duration::from_secs(30)
-}
-
-/// Runs `share` on `node` against `tenant`'s agents (blocking: call it off
-/// the async workers).
-pub fn run_share(node: &Node, tenant: &str, share: &Share) -> Result<ShareResult, String> {
-    let options = LoadSpec::parse(share.options.clone())
-        .and_then(LoadOptions::try_from)
-        .map_err(|e| e.to_string())?;
-    if options.window.is_some() {
-        return Err("a load split between nodes has no `window` timeline".into());
-    }
-    let mut agents = Vec::with_capacity(share.targets.len());
-    for name in &share.targets {
-        let agent = node
-            .agent(tenant, name)
-            .ok_or_else(|| format!("no agent named `{name}` in tenant `{tenant}` on this node"))?;
-        agents.push((node.clone(), agent));
-    }
-    let report =
-        run_load(std::sync::Arc::new(Targets::new(agents)), &options).map_err(|e| e.to_string())?;
-    // The node's name is the transport's to tell (the caller fills it in).
-    ShareResult::of(String::new(), &report)
 }
 
 impl ShareResult {
