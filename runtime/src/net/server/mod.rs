@@ -3,21 +3,24 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
 use super::tls::Identity;
 use super::wire::{ReadError, read_frame, writer};
 use super::{NetError, code};
-use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, MAX_PAYLOAD, PROTOCOL_VERSION};
-use crate::core::spawn::SpawnSpec;
-use crate::measure::load::distributed::Share;
-use crate::node::{AgentHandle, Node, SpawnOptions};
+use crate::core::frame::{DEFAULT_MAX_FRAME, Decoder, Frame, PROTOCOL_VERSION};
+use crate::node::Node;
+
+mod dispatch;
+mod roles;
+
+use dispatch::dispatch;
+use roles::{Role, for_tenant, operate};
 
 /// How a node listens.
 #[derive(Debug, Clone)]
@@ -283,97 +286,6 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming) {
     }
 }
 
-/// Who a connection authenticated as.
-enum Role {
-    /// A tenant's client: works with its own tenant's agents only.
-    Tenant(String),
-    /// The node's operator: observes everything, changes nothing.
-    Operator,
-    /// Another node of the cluster: forwards its agents' requests and
-    /// sends, each to `tenant/name`.
-    Peer,
-}
-
-/// A peer's frame, with the tenant its target names: requests and sends
-/// to `tenant/name` only.
-fn for_tenant(frame: Frame) -> Result<(String, Frame), Frame> {
-    let split = |to: &str| -> Option<(String, String)> {
-        let (tenant, name) = to.split_once('/')?;
-        Some((tenant.to_string(), name.to_string()))
-    };
-    let unnamed = |req: u64, to: &str| {
-        failed(
-            req,
-            format!("a peer addresses agents as tenant/name, not `{to}`"),
-        )
-    };
-    match frame {
-        Frame::Request {
-            req,
-            hops,
-            to,
-            payload,
-        } => match split(&to) {
-            Some((tenant, to)) => Ok((
-                tenant,
-                Frame::Request {
-                    req,
-                    hops,
-                    to,
-                    payload,
-                },
-            )),
-            None => Err(unnamed(req, &to)),
-        },
-        Frame::Send { to, payload } => match split(&to) {
-            Some((tenant, to)) => Ok((tenant, Frame::Send { to, payload })),
-            None => Err(unnamed(0, &to)),
-        },
-        Frame::Spawn { req, .. } | Frame::Stop { req, .. } | Frame::Observe { req, .. } => Err(
-            failed(req, "a peer connection only forwards requests and sends"),
-        ),
-        other => Err(failed(0, format!("a peer may not send {other:?}"))),
-    }
-}
-
-/// An observation as a reply frame (see [`Frame::Observe`]).
-fn observation(shared: &Shared, req: u64, tenant: Option<&str>, operator: bool) -> Frame {
-    let mut seen = shared.node.observe(tenant, operator);
-    if let Some(totals) = seen.node.as_mut() {
-        totals.transport = Some(crate::node::Transport {
-            connections: shared.counters.open.get().max(0) as u64,
-            accepted: shared.counters.connections.get(),
-            auth_failures: shared.counters.auth_failures.get(),
-        });
-    }
-    match serde_json::to_vec(&seen) {
-        Ok(json) => Frame::Reply {
-            req,
-            payload: Bytes::from(json),
-        },
-        Err(e) => failed(req, format!("the observation did not serialize: {e}")),
-    }
-}
-
-const OPERATOR_ONLY_OBSERVES: &str =
-    "an operator connection only observes; use a tenant's token to spawn, send or stop";
-
-/// Serves one frame of an operator's connection: observations only.
-fn operate(shared: &Shared, frame: Frame) -> Frame {
-    match frame {
-        Frame::Observe { req, tenant } => {
-            let tenant = (!tenant.is_empty()).then_some(tenant.as_str());
-            observation(shared, req, tenant, true)
-        }
-        Frame::Request { req, .. }
-        | Frame::Spawn { req, .. }
-        | Frame::Stop { req, .. }
-        | Frame::Load { req, .. } => failed(req, OPERATOR_ONLY_OBSERVES),
-        Frame::Send { .. } => failed(0, OPERATOR_ONLY_OBSERVES),
-        other => failed(0, format!("a client may not send {other:?}")),
-    }
-}
-
 /// Counts a connection as closed however its task ends.
 struct OpenGuard<'a>(&'a Counters);
 
@@ -387,164 +299,4 @@ impl Drop for OpenGuard<'_> {
 /// as it likes; a frame's text field cannot).
 fn failed(req: u64, message: impl std::fmt::Display) -> Frame {
     Frame::error(req, code::REQUEST_FAILED, &message.to_string())
-}
-
-/// Serves one frame. A request's reply is written by the callback that
-/// receives it (no task per request); `permit` is held until then.
-async fn dispatch(
-    shared: &Arc<Shared>,
-    tenant: &str,
-    frame: Frame,
-    tx: &mpsc::UnboundedSender<Frame>,
-    permit: OwnedSemaphorePermit,
-) {
-    let node = &shared.node;
-    let find = |name: &str| -> Result<AgentHandle, String> {
-        node.agent(tenant, name)
-            .ok_or_else(|| format!("no agent named `{name}` in tenant `{tenant}`"))
-    };
-    let answer = match frame {
-        Frame::Request {
-            req,
-            hops,
-            to,
-            payload,
-        } => match find(&to) {
-            Ok(agent) => {
-                let tx = tx.clone();
-                let started = Instant::now();
-                let shared = shared.clone();
-                node.forwarded_request(&agent, payload.to_vec(), hops, move |result| {
-                    let answer = match result {
-                        Ok(reply) if reply.len() > MAX_PAYLOAD => failed(
-                            req,
-                            format!(
-                                "`{to}` replied {} bytes, over the {MAX_PAYLOAD} bytes a reply frame carries",
-                                reply.len()
-                            ),
-                        ),
-                        Ok(reply) => Frame::Reply {
-                            req,
-                            payload: Bytes::from(reply),
-                        },
-                        Err(e) => failed(req, e),
-                    };
-                    let _ = tx.send(answer);
-                    shared
-                        .counters
-                        .latency
-                        .observe(started.elapsed().as_secs_f64());
-                    drop(permit);
-                });
-                return;
-            }
-            Err(e) => failed(req, e),
-        },
-        Frame::Send { to, payload } => {
-            match find(&to).and_then(|a| a.send(payload.to_vec()).map_err(|e| e.to_string())) {
-                Ok(()) => return,
-                Err(e) => failed(0, e),
-            }
-        }
-        Frame::Spawn {
-            req,
-            plugin,
-            options,
-        } => match spawn(node, tenant, &plugin, &options).await {
-            Ok(name) => Frame::Spawned { req, name },
-            Err(e) => failed(req, e),
-        },
-        Frame::Stop { req, name, kill } => match find(&name) {
-            Ok(agent) => {
-                if kill {
-                    agent.kill()
-                } else {
-                    agent.stop()
-                }
-                Frame::Reply {
-                    req,
-                    payload: Bytes::new(),
-                }
-            }
-            Err(e) => failed(req, e),
-        },
-        Frame::Observe { req, tenant: asked } => {
-            if asked.is_empty() || asked == tenant {
-                observation(shared, req, Some(tenant), false)
-            } else {
-                failed(
-                    req,
-                    format!(
-                        "a tenant's token observes its own tenant (`{tenant}`) only; `{asked}` needs the operator token"
-                    ),
-                )
-            }
-        }
-        Frame::Load { req, share } => {
-            let (node, tenant, tx) = (node.clone(), tenant.to_string(), tx.clone());
-            let name = shared.options.name.clone();
-            tokio::spawn(async move {
-                let ran = tokio::task::spawn_blocking(move || {
-                    let share: Share = serde_json::from_str(&share)
-                        .map_err(|e| format!("the load share is not readable: {e}"))?;
-                    node.run_share(&tenant, &share)
-                })
-                .await
-                .map_err(|e| format!("the load share failed: {e}"))
-                .and_then(|r| r);
-                let answer = match ran {
-                    Ok(mut result) => {
-                        result.node = name;
-                        Frame::Reply {
-                            req,
-                            payload: Bytes::from(
-                                serde_json::to_vec(&result).expect("a share result serializes"),
-                            ),
-                        }
-                    }
-                    Err(e) => failed(req, format!("on node `{name}`: {e}")),
-                };
-                let _ = tx.send(answer);
-                drop(permit);
-            });
-            return;
-        }
-        other => failed(0, format!("a client may not send {other:?}")),
-    };
-    let _ = tx.send(answer);
-    drop(permit);
-}
-
-/// Spawns for a remote client: its tenant's uploaded components and the
-/// built-in plugins only (a client must not make the node read files),
-/// always in the client's own tenant.
-async fn spawn(node: &Node, tenant: &str, plugin: &str, options: &str) -> Result<String, String> {
-    if plugin.contains('/') || plugin.contains('\\') || plugin.ends_with(".wasm") {
-        return Err(
-            "remote clients spawn built-in plugins and their own uploaded components (caxton-run deploy), not component files"
-                .into(),
-        );
-    }
-    let spec = if options.trim().is_empty() {
-        SpawnSpec::default()
-    } else {
-        serde_json::from_str(options)
-            .map_err(|e| format!("spawn options are not JSON: {e}"))
-            .and_then(|v| SpawnSpec::parse(v).map_err(|e| e.to_string()))?
-    };
-    let mut spawn = SpawnOptions::from(spec);
-    if spawn.tenant.as_deref().is_some_and(|t| t != tenant) {
-        return Err(format!(
-            "spawn option `tenant`: a client spawns in its own tenant (`{tenant}`), decided by its token"
-        ));
-    }
-    spawn.tenant = Some(tenant.to_string());
-    let plugin = match node.uploaded(tenant, plugin) {
-        Some(uploaded) => uploaded,
-        None => node.plugin(plugin).map_err(|e| e.to_string())?,
-    };
-    node.spawn(&plugin, spawn)
-        .await
-        .map(|a| a.name().to_string())
-        .map_err(|e| e.to_string())
 }
