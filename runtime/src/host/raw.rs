@@ -125,6 +125,22 @@ impl RawAgent {
         Ok(RawInstance { store, instance })
     }
 
+    /// [`RawAgent::spawn`] made the way a host that can pre-empt its guests
+    /// must make it: instantiation and `init` async, each on a fiber (as
+    /// every agent spawn is). What this costs over `spawn` is wasmtime's
+    /// async machinery, not Caxton's.
+    pub async fn spawn_async(&self) -> wasmtime::Result<RawInstance> {
+        let mut store = Store::new(self.pre.engine(), RawHost::new());
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let init = instance.get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, "init")?;
+        init.call_async(&mut store, ("",))
+            .await?
+            .0
+            .map_err(wasmtime::Error::msg)?;
+        Ok(RawInstance { store, instance })
+    }
+
     /// What a spawn-request-kill is without Caxton: [`RawAgent::spawn`],
     /// one `handle`, and the store dropped.
     pub fn spawn_call_drop(&self, payload: &[u8]) -> wasmtime::Result<()> {

@@ -4,8 +4,10 @@
 //! `registry` (find agents, tenants, peers) and `stats` (what it counts).
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -20,6 +22,25 @@ use crate::host::{CaxtonEngine, Plugin, PluginError};
 use crate::persist::Db;
 
 pub(super) type Registry = HashMap<Arc<str>, HashMap<Arc<str>, Arc<AgentCell>>>;
+
+/// Polls `fut` once on this thread, inside `rt`'s context (for its timers
+/// and spawns) but without `block_on`, whose entry costs more than an
+/// echo's handler: most spawns and inline drains finish in that poll. A
+/// later poll (with a real waker) registers what the future waits for.
+pub(crate) fn poll_here<F: Future>(rt: &Handle, fut: Pin<&mut F>) -> Poll<F::Output> {
+    let _runtime = rt.enter();
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Runs `fut` to completion on this thread (one outside the runtime):
+/// [`poll_here`] first, and `block_on` only if that left it pending.
+pub(crate) fn run_here<F: Future>(rt: &Handle, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    match poll_here(rt, fut.as_mut()) {
+        Poll::Ready(out) => out,
+        Poll::Pending => rt.block_on(fut),
+    }
+}
 
 /// A Caxton node: spawns agents, routes their messages, answers requests.
 ///

@@ -43,6 +43,7 @@ pub use durable::RestoreReport;
 pub use error::{RequestError, SendError, SpawnError, TenantError};
 pub use handle::AgentHandle;
 pub use local::Node;
+pub(crate) use local::run_here;
 pub use observe::{AgentRow, MAX_ROWS, NodeTotals, Observation, SAMPLE_EVERY, Transport};
 pub use peer::{LinkError, LinkReply, PeerLink};
 pub use uploads::{UploadError, UploadPolicy, Uploaded};

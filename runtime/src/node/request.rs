@@ -60,15 +60,7 @@ impl Node {
     pub(super) fn drain_inline(&self, cell: Arc<AgentCell>, until: Instant) -> bool {
         let node = self.clone();
         let mut drain = Box::pin(async move { node.drain(cell, Some(4)).await });
-        // Most drains finish in their first poll: poll once inside the
-        // runtime's context (for its timers and spawns) but without
-        // `block_on`, whose entry costs more than an echo's handler.
-        let first = {
-            let _runtime = self.inner.rt.enter();
-            drain
-                .as_mut()
-                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
-        };
+        let first = super::local::poll_here(&self.inner.rt, drain.as_mut());
         // Otherwise wait for it on a real waker (the next poll registers
         // it), with a timer.
         let done = first.is_ready()

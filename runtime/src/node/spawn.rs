@@ -166,7 +166,7 @@ impl Node {
         plugin: &Plugin,
         options: SpawnOptions,
     ) -> Result<AgentHandle, SpawnError> {
-        self.inner.rt.block_on(self.spawn(plugin, options))
+        super::local::run_here(&self.inner.rt, self.spawn(plugin, options))
     }
 
     pub(super) fn register(&self, cell: &Arc<AgentCell>) -> Result<(), SpawnError> {

@@ -166,7 +166,9 @@ fn spawn_on<N: NodeApi>(
     let options = options::spawn_options(opts).map_err(fail)?;
     let rt = c.node.runtime();
     let agents = match many {
-        None => vec![rt.block_on(node.spawn(plugin, options)).map_err(fail)?],
+        // Polled here first: a local spawn usually finishes in one poll,
+        // and `block_on`'s entry would be a good part of its cost.
+        None => vec![crate::node::run_here(rt, node.spawn(plugin, options)).map_err(fail)?],
         Some(n) => rt
             .block_on(node.spawn_many(plugin, n, options))
             .map_err(fail)?,
