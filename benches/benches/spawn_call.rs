@@ -23,40 +23,29 @@
 //!
 //! Run with `cargo bench -p caxton-benches --bench spawn_call`.
 
-use std::future::Future;
 use std::hint::black_box;
 use std::time::Duration;
 
 use caxton::host::bindings::caxton::agent::types::Message;
-use caxton::host::raw::{RawHost as Raw, raw_linker, request_message};
-use caxton::host::{CaxtonEngine, EngineOptions};
-use caxton::node::{Node, SpawnOptions};
+use caxton::host::raw::{RawHost as Raw, request_message};
+use caxton::node::SpawnOptions;
+use caxton_benches::{Fixture, poll_once};
 use criterion::{Criterion, criterion_group, criterion_main};
 use wasmtime::Store;
-use wasmtime::component::Component;
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let caxton = CaxtonEngine::new(EngineOptions {
-        max_agents: 1000,
-        ..EngineOptions::default()
-    })
-    .unwrap();
-    let engine = caxton.wasmtime().clone();
-    let caxton_engine = caxton.clone();
-    let node = Node::new(caxton, rt.handle().clone());
-    let plugin = node.plugin("echo").unwrap();
-    let component = Component::new(&engine, caxton::host::builtin::bytes("echo").unwrap()).unwrap();
-    let pre = raw_linker(&engine)
-        .unwrap()
-        .instantiate_pre(&component)
-        .unwrap();
+    let Fixture {
+        runtime: _runtime,
+        engine: caxton_engine,
+        node,
+        plugin,
+        pre,
+        raw_agent,
+    } = Fixture::new(1000);
+    let engine = caxton_engine.wasmtime().clone();
 
     let mut spawn = c.benchmark_group("spawn");
     spawn.bench_function("raw", |b| {
@@ -67,7 +56,6 @@ fn benches(c: &mut Criterion) {
         })
     });
     // What every agent spawn also does: run the component's `init`.
-    let raw_agent = caxton::host::raw::RawAgent::new(&caxton_engine, &plugin).unwrap();
     spawn.bench_function("raw_init", |b| {
         b.iter(|| black_box(raw_agent.spawn().unwrap()))
     });
@@ -202,17 +190,6 @@ fn benches(c: &mut Criterion) {
         })
     });
     call.finish();
-}
-
-/// Polls `fut` to completion with a waker that does nothing: for a raw
-/// embedding's async calls, which never yield (their epoch deadline is
-/// never reached), the cheapest way to drive them.
-fn poll_once<F: Future>(fut: F) -> F::Output {
-    let fut = std::pin::pin!(fut);
-    match fut.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
-        std::task::Poll::Ready(out) => out,
-        std::task::Poll::Pending => unreachable!("a raw instance's call does not yield"),
-    }
 }
 
 criterion_group! {

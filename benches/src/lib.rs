@@ -1,1 +1,68 @@
-//! Benchmarks live in `benches/`.
+//! What the benchmarks in `benches/` share: one engine and node, the echo
+//! component linked both for Caxton and for plain wasmtime, and the way a
+//! raw embedding drives its async calls.
+
+use std::future::Future;
+
+use caxton::host::raw::{RawAgent, RawHost, raw_linker};
+use caxton::host::{CaxtonEngine, EngineOptions, Plugin};
+use caxton::node::Node;
+use wasmtime::component::{Component, InstancePre};
+
+/// Caxton and plain wasmtime side by side, on the same engine.
+pub struct Fixture {
+    /// Kept alive for the node.
+    pub runtime: tokio::runtime::Runtime,
+    pub engine: CaxtonEngine,
+    pub node: Node,
+    /// The built-in echo plugin, as Caxton loads it.
+    pub plugin: Plugin,
+    /// The same component linked for the plain embedding.
+    pub pre: InstancePre<RawHost>,
+    /// [`Fixture::pre`] with `init`: what a raw spawn of an agent is.
+    pub raw_agent: RawAgent,
+}
+
+impl Fixture {
+    /// An engine with `max_agents` pool slots, a node on a multi-thread
+    /// runtime, and echo for both.
+    pub fn new(max_agents: u32) -> Fixture {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let engine = CaxtonEngine::new(EngineOptions {
+            max_agents,
+            ..EngineOptions::default()
+        })
+        .expect("an engine");
+        let node = Node::new(engine.clone(), runtime.handle().clone());
+        let plugin = node.plugin("echo").expect("the echo plugin");
+        let wasmtime = engine.wasmtime();
+        let bytes = caxton::host::builtin::bytes("echo").expect("echo is built in");
+        let component = Component::new(wasmtime, bytes).expect("echo compiles");
+        let pre = raw_linker(wasmtime)
+            .and_then(|l| l.instantiate_pre(&component))
+            .expect("echo links");
+        let raw_agent = RawAgent::new(&engine, &plugin).expect("echo links for a raw spawn");
+        Fixture {
+            runtime,
+            engine,
+            node,
+            plugin,
+            pre,
+            raw_agent,
+        }
+    }
+}
+
+/// Polls `fut` to completion with a waker that does nothing: for a raw
+/// embedding's async calls, which never yield (their epoch deadline is
+/// never reached), the cheapest way to drive them.
+pub fn poll_once<F: Future>(fut: F) -> F::Output {
+    let fut = std::pin::pin!(fut);
+    match fut.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => unreachable!("a raw instance's call does not yield"),
+    }
+}
