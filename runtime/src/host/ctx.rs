@@ -105,7 +105,12 @@ impl AgentCtx {
     /// handler call is preceded by [`AgentCtx::discard`], which also
     /// forgets what the last call held).
     pub(crate) fn start_call(&mut self) {
-        self.deadline_at = Instant::now() + self.limits.deadline;
+        self.start_call_at(Instant::now());
+    }
+
+    /// [`AgentCtx::start_call`] of a call that started at `now`.
+    pub(crate) fn start_call_at(&mut self, now: Instant) {
+        self.deadline_at = now + self.limits.deadline;
     }
 
     /// Commits the state writes of a call that returned normally to the

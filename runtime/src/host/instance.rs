@@ -165,21 +165,43 @@ impl AgentInstance {
         &mut self,
         batch: Vec<Envelope>,
     ) -> Result<Effects, (Failure, Vec<Envelope>)> {
+        let msgs = Batch::Many(batch.into_iter().map(to_wit).collect());
+        match self.call(&msgs, Instant::now()).await {
+            Ok(effects) => Ok(effects),
+            Err(failure) => Err((failure, msgs.into_envelopes())),
+        }
+    }
+
+    /// [`AgentInstance::handle`] of one message: what nearly every call
+    /// is, with no list allocated on the way in or out. The handler's
+    /// deadline counts from `now` (a caller that has just read the clock
+    /// saves a read).
+    pub async fn handle_one(
+        &mut self,
+        env: Envelope,
+        now: Instant,
+    ) -> Result<Effects, (Failure, Envelope)> {
+        let msg = Batch::One(to_wit(env));
+        match self.call(&msg, now).await {
+            Ok(effects) => Ok(effects),
+            Err(failure) => Err((failure, msg.into_envelopes().pop().expect("one message"))),
+        }
+    }
+
+    async fn call(&mut self, msgs: &Batch, now: Instant) -> Result<Effects, Failure> {
+        let count = msgs.as_slice().len() as u64;
         let ctx = self.store.data_mut();
         ctx.discard();
-        ctx.batch.extend(batch.iter().map(|m| (m.id, false)));
-        ctx.start_call();
-        ctx.stderr_tail.lock().unwrap().clear();
+        ctx.batch
+            .extend(msgs.as_slice().iter().map(|m| (m.id, false)));
+        ctx.start_call_at(now);
+        ctx.stderr_tail.clear();
         let ctx_deadline = ctx.limits.deadline;
-        let msgs: Vec<types::Message> = batch.into_iter().map(to_wit).collect();
         if let Some(fuel) = ctx.limits.fuel {
-            let total = fuel.saturating_mul(msgs.len() as u64);
-            if let Err(e) = self.store.set_fuel(total) {
-                return Err((
-                    Failure::Host(format!("{e:#}")),
-                    msgs.into_iter().map(from_wit).collect(),
-                ));
-            }
+            let total = fuel.saturating_mul(count);
+            self.store
+                .set_fuel(total)
+                .map_err(|e| Failure::Host(format!("{e:#}")))?;
         }
         self.store.set_epoch_deadline(1);
         // Only with metering on: without it `get_fuel` is an error, and an
@@ -192,29 +214,32 @@ impl AgentInstance {
         // One deadline for the whole call, however many messages it has.
         let until = self.store.data().deadline_at + self.tick;
         let call = async {
-            if let [msg] = msgs.as_slice() {
-                let id = msg.id;
-                self.bindings
-                    .call_handle(&mut self.store, msg)
-                    .await
-                    .map(|r| {
-                        r.err()
-                            .map(|reason| vec![(id, budget::clamp_string(reason))])
-                            .unwrap_or_default()
-                    })
-            } else {
-                self.bindings
-                    .call_handle_batch(&mut self.store, &msgs)
-                    .await
-                    .map(|fails| {
-                        // At most one failure per message of the batch: a
-                        // guest's longer list names nothing more.
-                        fails
-                            .into_iter()
-                            .take(msgs.len())
-                            .map(|f| (f.id, budget::clamp_string(f.reason)))
-                            .collect()
-                    })
+            match msgs {
+                Batch::One(msg) => {
+                    let id = msg.id;
+                    self.bindings
+                        .call_handle(&mut self.store, msg)
+                        .await
+                        .map(|r| {
+                            r.err()
+                                .map(|reason| vec![(id, budget::clamp_string(reason))])
+                                .unwrap_or_default()
+                        })
+                }
+                Batch::Many(msgs) => {
+                    self.bindings
+                        .call_handle_batch(&mut self.store, msgs)
+                        .await
+                        .map(|fails| {
+                            // At most one failure per message of the batch: a
+                            // guest's longer list names nothing more.
+                            fails
+                                .into_iter()
+                                .take(msgs.len())
+                                .map(|f| (f.id, budget::clamp_string(f.reason)))
+                                .collect()
+                        })
+                }
             }
         };
         let result = within(until, call).await;
@@ -224,12 +249,9 @@ impl AgentInstance {
             count.fetch_add(before.saturating_sub(after), Relaxed);
         }
         let Some(result) = result else {
-            return Err((
-                Failure::Deadline {
-                    limit: ctx_deadline,
-                },
-                msgs.into_iter().map(from_wit).collect(),
-            ));
+            return Err(Failure::Deadline {
+                limit: ctx_deadline,
+            });
         };
         match result {
             Ok(failures) => {
@@ -244,12 +266,11 @@ impl AgentInstance {
             Err(e) => {
                 let failure = self.classify(e);
                 self.store.data_mut().discard();
-                Err((failure, msgs.into_iter().map(from_wit).collect()))
+                Err(failure)
             }
         }
     }
 
-    /// Turns a wasmtime error from a call into the agent's failure reason.
     fn classify(&self, err: wasmtime::Error) -> Failure {
         if let Some(failure) = err.downcast_ref::<Failure>() {
             return failure.clone();
@@ -267,11 +288,11 @@ impl AgentInstance {
                 trap: "out of bounds memory access (a wild pointer, or a guest's shadow stack \
                        exhausted by deep recursion)"
                     .into(),
-                detail: panic_message(&ctx.stderr_tail.lock().unwrap()),
+                detail: panic_message(&ctx.stderr_tail.text()),
             },
             Some(trap) => Failure::Trap {
                 trap: trap.to_string(),
-                detail: panic_message(&ctx.stderr_tail.lock().unwrap()),
+                detail: panic_message(&ctx.stderr_tail.text()),
             },
             None => Failure::Trap {
                 trap: format!("{err:#}"),
@@ -317,6 +338,29 @@ fn panic_message(tail: &str) -> Option<String> {
         None
     } else {
         Some(text.join(" "))
+    }
+}
+
+/// The messages of one call, as the guest receives them.
+enum Batch {
+    One(types::Message),
+    Many(Vec<types::Message>),
+}
+
+impl Batch {
+    fn as_slice(&self) -> &[types::Message] {
+        match self {
+            Batch::One(msg) => std::slice::from_ref(msg),
+            Batch::Many(msgs) => msgs,
+        }
+    }
+
+    /// The messages handed back unchanged (after a failed call).
+    fn into_envelopes(self) -> Vec<Envelope> {
+        match self {
+            Batch::One(msg) => vec![from_wit(msg)],
+            Batch::Many(msgs) => msgs.into_iter().map(from_wit).collect(),
+        }
     }
 }
 

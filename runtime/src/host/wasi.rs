@@ -14,6 +14,8 @@
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -26,7 +28,43 @@ use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtx
 
 /// The last bytes an agent wrote to stderr during the current call: the
 /// message of a Rust panic, reported with the trap it causes.
-pub(crate) type StderrTail = Arc<Mutex<String>>;
+pub(crate) type StderrTail = Arc<Tail>;
+
+/// See [`StderrTail`].
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    text: Mutex<String>,
+    /// Something was written since the last [`Tail::clear`]: nearly no
+    /// call writes to stderr, so clearing is then one load, not a lock.
+    written: AtomicBool,
+}
+
+impl Tail {
+    /// Forgets what the last call wrote.
+    pub(crate) fn clear(&self) {
+        if self.written.swap(false, Relaxed) {
+            self.text.lock().unwrap().clear();
+        }
+    }
+
+    /// What was written since the last [`Tail::clear`] (at most [`TAIL`] bytes).
+    pub(crate) fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+
+    fn push(&self, text: &str) {
+        let mut tail = self.text.lock().unwrap();
+        self.written.store(true, Relaxed);
+        tail.push_str(text);
+        if tail.len() > TAIL {
+            let mut cut = tail.len() - TAIL;
+            while !tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            tail.drain(..cut);
+        }
+    }
+}
 
 /// Longest stderr tail kept for a failure report.
 const TAIL: usize = 1024;
@@ -111,15 +149,7 @@ impl LogStream {
             tracing::info!(target: "caxton::agent", agent = &*self.agent, stream, "{line}");
         }
         if let Some(tail) = &self.tail {
-            let mut tail = tail.lock().unwrap();
-            tail.push_str(&text);
-            if tail.len() > TAIL {
-                let mut cut = tail.len() - TAIL;
-                while !tail.is_char_boundary(cut) {
-                    cut += 1;
-                }
-                tail.drain(..cut);
-            }
+            tail.push(&text);
         }
     }
 }

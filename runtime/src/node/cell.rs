@@ -19,7 +19,7 @@ use crate::core::address::Reach;
 use crate::core::budget::{ENTRY, HostBudget};
 use crate::core::envelope::Envelope;
 use crate::core::failure::Failure;
-use crate::core::lifecycle::{Lifecycle, Next, Refused, Retried};
+use crate::core::lifecycle::{AfterDirect, Lifecycle, Next, Refused, Retried};
 use crate::core::limits::AgentLimits;
 use crate::core::mailbox::Weight;
 use crate::core::supervision::RestartPolicy;
@@ -84,9 +84,37 @@ impl Retried for Delivery {
 
 pub use crate::core::lifecycle::{Enqueued, Status};
 
-/// An agent's lifecycle with the mailbox budgets of `limits`.
-pub(crate) fn life(limits: &AgentLimits) -> Lifecycle<Delivery> {
-    Lifecycle::new(limits.mailbox, HostBudget::of(limits).mailbox)
+/// An agent's lifecycle with the mailbox budgets of `limits`, and no
+/// instance yet.
+pub(crate) fn life(limits: &AgentLimits) -> Life {
+    Life {
+        lifecycle: Lifecycle::new(limits.mailbox, HostBudget::of(limits).mailbox),
+        instance: None,
+    }
+}
+
+/// What one lock guards: the lifecycle, and the instance while no drain
+/// holds it. One lock, because the instance changes hands exactly when the
+/// lifecycle says so (a drain starts, parks; a direct request starts,
+/// ends): two locks would be two more lock round trips per request.
+pub(crate) struct Life {
+    lifecycle: Lifecycle<Delivery>,
+    /// The instance of an idle agent (a drain holds it otherwise).
+    pub(crate) instance: Option<AgentInstance>,
+}
+
+impl std::ops::Deref for Life {
+    type Target = Lifecycle<Delivery>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.lifecycle
+    }
+}
+
+impl std::ops::DerefMut for Life {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.lifecycle
+    }
 }
 
 /// An agent: identity, limits, mailbox and (when live) its instance.
@@ -104,9 +132,9 @@ pub(crate) struct AgentCell {
     pub(crate) log: SharedLog,
     /// Whom it may address, asked at each send.
     pub(crate) reach: Arc<dyn Reach>,
-    /// Its mailbox, run state and restart history (the sans-IO lifecycle).
-    pub(crate) inner: Mutex<Lifecycle<Delivery>>,
-    pub(crate) instance: Mutex<Option<AgentInstance>>,
+    /// Its mailbox, run state and restart history (the sans-IO lifecycle),
+    /// and its instance while idle.
+    pub(crate) inner: Mutex<Life>,
     /// Its tenant's quotas, if the tenant has any (the message rate is
     /// checked on every enqueue).
     pub(crate) tenant_state: Option<Arc<TenantState>>,
@@ -209,19 +237,33 @@ impl AgentCell {
         &self,
         delivery: Delivery,
     ) -> Result<Enqueued, Box<(SendError, Delivery)>> {
-        if delivery.env.payload.len() > self.limits.max_message {
-            let err = SendError::TooLarge {
-                name: self.name.to_string(),
-                size: delivery.env.payload.len(),
-                limit: self.limits.max_message,
-            };
+        if let Err(err) = self.admit(delivery.env.payload.len()) {
             return Err(Box::new((err, delivery)));
         }
-        if let Some(t) = &self.tenant_state
-            && let Err(e) = t.take(&self.tenant)
-        {
-            return Err(Box::new((SendError::Quota(e), delivery)));
+        self.enqueue_admitted(delivery)
+    }
+
+    /// Whether a message of `size` bytes may be sent to this agent now
+    /// (its size limit, its tenant's rate; this takes one of the rate).
+    pub(crate) fn admit(&self, size: usize) -> Result<(), SendError> {
+        if size > self.limits.max_message {
+            return Err(SendError::TooLarge {
+                name: self.name.to_string(),
+                size,
+                limit: self.limits.max_message,
+            });
         }
+        if let Some(t) = &self.tenant_state {
+            t.take(&self.tenant).map_err(SendError::Quota)?;
+        }
+        Ok(())
+    }
+
+    /// [`AgentCell::enqueue`] of a message already [admitted](AgentCell::admit).
+    pub(crate) fn enqueue_admitted(
+        &self,
+        delivery: Delivery,
+    ) -> Result<Enqueued, Box<(SendError, Delivery)>> {
         let refused = self.inner.lock().unwrap().enqueue(delivery);
         refused.map_err(|(why, delivery)| {
             let err = match why {
@@ -240,13 +282,22 @@ impl AgentCell {
     }
 
     /// Takes the next batch, or (when none is left) puts the instance back
-    /// and releases the drain. Returns `None` when the drain must end.
-    pub(crate) fn next_batch(&self, instance: &mut Option<AgentInstance>) -> Option<Vec<Delivery>> {
+    /// and releases the drain. Returns `None` when the drain must end. A
+    /// drain's first call (`first`) takes the idle instance in the same
+    /// lock.
+    pub(crate) fn next_batch(
+        &self,
+        instance: &mut Option<AgentInstance>,
+        first: bool,
+    ) -> Option<Vec<Delivery>> {
         let mut inner = self.inner.lock().unwrap();
+        if first {
+            *instance = inner.instance.take();
+        }
         match inner.next_batch() {
             Next::Batch(batch) => Some(batch),
             Next::Park => {
-                *self.instance.lock().unwrap() = instance.take();
+                inner.instance = instance.take();
                 None
             }
             Next::Retire => {
@@ -254,6 +305,37 @@ impl AgentCell {
                 None
             }
         }
+    }
+
+    /// The instance of an idle agent with nothing queued, for one message
+    /// handled right where it was sent (see `Lifecycle::try_direct`); the
+    /// caller owns it as a drain would, and ends with
+    /// [`AgentCell::end_direct`] (or hands a failure to the supervisor).
+    pub(crate) fn take_idle(&self) -> Option<AgentInstance> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.instance.is_none() || !inner.try_direct() {
+            return None;
+        }
+        inner.instance.take()
+    }
+
+    /// After a message handled with the instance of [`AgentCell::take_idle`]:
+    /// counts it, and gives the instance back. Returns the recovery this
+    /// ends (if any), whether a drain must now run (messages arrived
+    /// meanwhile), and the instance if the agent is done with it (stopped
+    /// meanwhile), to be dropped.
+    pub(crate) fn end_direct(
+        &self,
+        instance: AgentInstance,
+    ) -> (Option<(Instant, &'static str)>, bool, Option<AgentInstance>) {
+        let mut inner = self.inner.lock().unwrap();
+        let recovered = inner.handled(1);
+        let after = inner.after_direct();
+        if after == AfterDirect::Retire {
+            return (recovered, false, Some(instance));
+        }
+        inner.instance = Some(instance);
+        (recovered, after == AfterDirect::Drain, None)
     }
 
     /// Marks the agent failed and hands back everything still queued.
@@ -265,16 +347,18 @@ impl AgentCell {
     /// Hands back the instance if the agent was idle and is now stopped
     /// (a running drain drops it when done), for the caller to dispose of.
     pub(crate) fn stop(&self) -> Option<AgentInstance> {
-        let idle = self.inner.lock().unwrap().stop();
-        idle.then(|| self.instance.lock().unwrap().take()).flatten()
+        let mut inner = self.inner.lock().unwrap();
+        let idle = inner.stop();
+        idle.then(|| inner.instance.take()).flatten()
     }
 
     /// Abrupt stop: interrupts a running call at its next epoch tick and
     /// hands back every queued message, and the instance if idle.
     pub(crate) fn kill(&self) -> (Vec<Delivery>, Option<AgentInstance>) {
         self.kill.store(true, Relaxed);
-        let (queued, idle) = self.inner.lock().unwrap().kill();
-        let instance = idle.then(|| self.instance.lock().unwrap().take()).flatten();
+        let mut inner = self.inner.lock().unwrap();
+        let (queued, idle) = inner.kill();
+        let instance = idle.then(|| inner.instance.take()).flatten();
         (queued, instance)
     }
 

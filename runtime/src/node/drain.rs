@@ -13,12 +13,18 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
-use super::cell::{AgentCell, Delivery, Status};
+use tokio::sync::oneshot;
+
+use super::cell::{AgentCell, Delivery, ReplyTo, Status};
 use super::dead_letter::DeadLetter;
 use super::error::RequestError;
-use super::local::Node;
+use super::handle::AgentHandle;
+use super::local::{Node, poll_here};
+use super::request::wait;
+use super::route::for_caller;
 use crate::core::envelope::Envelope;
 use crate::core::failure::Failure;
 use crate::core::supervision::Decision;
@@ -34,7 +40,7 @@ impl Node {
     /// threads than that; waiting for a permit holds no thread. (An inline
     /// drain runs on the caller's thread, not a worker, and needs none.)
     pub(crate) async fn drain(&self, cell: Arc<AgentCell>, budget: Option<usize>) {
-        let mut instance = cell.instance.lock().unwrap().take();
+        let mut instance = None;
         let mut batches = 0;
         let workers = budget
             .is_none()
@@ -46,7 +52,7 @@ impl Node {
                 Some(permits) => permits.acquire().await.ok(),
                 None => None,
             };
-            let Some(batch) = cell.next_batch(&mut instance) else {
+            let Some(batch) = cell.next_batch(&mut instance, batches == 0) else {
                 break;
             };
             self.run_batch(&cell, &mut instance, batch).await;
@@ -55,7 +61,7 @@ impl Node {
             batches += 1;
             match budget {
                 Some(max) if batches >= max => {
-                    *cell.instance.lock().unwrap() = instance.take();
+                    cell.inner.lock().unwrap().instance = instance.take();
                     self.schedule(cell);
                     return;
                 }
@@ -77,7 +83,7 @@ impl Node {
         &self,
         cell: &Arc<AgentCell>,
         instance: &mut Option<AgentInstance>,
-        batch: Vec<Delivery>,
+        mut batch: Vec<Delivery>,
     ) {
         let Some(live) = instance.as_mut() else {
             for delivery in batch {
@@ -85,54 +91,173 @@ impl Node {
             }
             return;
         };
-        let n = batch.len() as u64;
+        // One message (nearly every call): no lists on the way.
+        if batch.len() == 1 {
+            let Delivery {
+                env,
+                reply,
+                attempts,
+                hops,
+            } = batch.pop().expect("a batch of one");
+            let mut slots = [(env.id, reply, hops)];
+            match live.handle_one(env, Instant::now()).await {
+                Ok(effects) => self.handled(cell, effects, &mut slots),
+                Err((failure, env)) => {
+                    let [(_, reply, hops)] = slots;
+                    let batch = vec![Delivery {
+                        env,
+                        reply,
+                        attempts,
+                        hops,
+                    }];
+                    self.failed(cell, instance, failure, batch).await;
+                }
+            }
+            return;
+        }
         let mut slots = Vec::with_capacity(batch.len());
+        let mut attempts = Vec::with_capacity(batch.len());
         let mut envelopes = Vec::with_capacity(batch.len());
         for delivery in batch {
-            slots.push((
-                delivery.env.id,
-                delivery.reply,
-                delivery.attempts,
-                delivery.hops,
-            ));
+            slots.push((delivery.env.id, delivery.reply, delivery.hops));
+            attempts.push(delivery.attempts);
             envelopes.push(delivery.env);
         }
         match live.handle(envelopes).await {
-            Ok(effects) => {
-                let recovered = cell.inner.lock().unwrap().handled(n);
-                self.inner.handled.fetch_add(n, Relaxed);
-                if let Some((since, reason)) = recovered {
-                    self.record_recovery(reason, since.elapsed());
-                }
-                let slots = slots
-                    .into_iter()
-                    .map(|(id, reply, _, hops)| (id, reply, hops))
-                    .collect();
-                self.apply(cell, effects, slots);
-            }
+            Ok(effects) => self.handled(cell, effects, &mut slots),
             Err((failure, envelopes)) => {
-                *instance = None;
-                self.count_failure(failure.label());
-                tracing::debug!(
-                    agent = &*cell.name,
-                    tenant = &*cell.tenant,
-                    "agent failed: {failure}"
-                );
                 let batch = envelopes
                     .into_iter()
                     .zip(slots)
-                    .map(|(env, (_, reply, attempts, hops))| Delivery {
+                    .zip(attempts)
+                    .map(|((env, (_, reply, hops)), attempts)| Delivery {
                         env,
                         reply,
                         attempts,
                         hops,
                     })
                     .collect();
-                // Boxed: the cold path's future (a restart) would otherwise
-                // make every drain's future kilobytes larger.
-                *instance = Box::pin(self.supervise(cell, failure, batch)).await;
+                self.failed(cell, instance, failure, batch).await;
             }
         }
+    }
+
+    /// Handles one request with an idle agent's instance right here (see
+    /// `AgentCell::take_idle`): what a drain of that one message does,
+    /// without the mailbox, a reply channel or a drain's future. Only a
+    /// failure goes the long way: to the supervisor, on the runtime (a
+    /// restart may wait out a backoff), and the answer is awaited there.
+    pub(super) fn request_here(
+        &self,
+        agent: &AgentHandle,
+        mut instance: AgentInstance,
+        env: Envelope,
+        started: Instant,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
+        let cell = &agent.cell;
+        let id = env.id;
+        let until = started + timeout;
+        let result = {
+            let mut call = std::pin::pin!(instance.handle_one(env, started));
+            match poll_here(&self.inner.rt, call.as_mut()) {
+                Poll::Ready(result) => result,
+                // A long handler yields at epoch ticks; its deadline, which
+                // comes before the caller's timeout, ends it.
+                Poll::Pending => self.inner.rt.block_on(call),
+            }
+        };
+        let mut effects = match result {
+            Ok(effects) => effects,
+            Err((failure, env)) => {
+                drop(instance);
+                let (tx, rx) = oneshot::channel();
+                let batch = vec![Delivery::new(env, Some(ReplyTo::Waiter(tx)))];
+                let (node, cell) = (self.clone(), cell.clone());
+                self.inner.rt.spawn(async move {
+                    let mut instance = None;
+                    node.failed(&cell, &mut instance, failure, batch).await;
+                    cell.inner.lock().unwrap().instance = instance;
+                    node.drain(cell, None).await;
+                });
+                return self.inner.rt.block_on(wait(agent, rx, until, timeout));
+            }
+        };
+        // The answer comes back here, unless the handler forwarded the
+        // request: then it waits, like any, for where it went to answer.
+        let mut answer = None;
+        let mut slots = [(id, None, 0)];
+        if let Some(i) = effects.replies.iter().position(|(r, _)| *r == id) {
+            // Counted as `apply` counts the replies it delivers.
+            self.inner.emitted.fetch_add(1, Relaxed);
+            answer = Some(for_caller(&cell.name, Ok(effects.replies.swap_remove(i).1)));
+        } else if let Some(i) = effects.failures.iter().position(|(f, _)| *f == id) {
+            let reason = effects.failures.swap_remove(i).1;
+            answer = Some(Err(RequestError::Handler {
+                name: cell.name.to_string(),
+                reason,
+            }));
+        }
+        let mut forwarded = None;
+        if answer.is_none() && effects.forwards.iter().any(|(f, _, _)| *f == id) {
+            let (tx, rx) = oneshot::channel();
+            slots[0].1 = Some(ReplyTo::Waiter(tx));
+            forwarded = Some(rx);
+        }
+        self.apply(cell, effects, &mut slots);
+        let (recovered, drain, done) = cell.end_direct(instance);
+        self.count_handled(1, recovered);
+        drop(done);
+        if drain {
+            self.schedule(cell.clone());
+        }
+        match (answer, forwarded) {
+            (Some(answer), _) => answer,
+            (None, Some(rx)) => self.inner.rt.block_on(wait(agent, rx, until, timeout)),
+            (None, None) => Err(RequestError::NoReply(cell.name.to_string())),
+        }
+    }
+
+    /// A batch handled: counted, and its effects carried out.
+    fn handled(
+        &self,
+        cell: &Arc<AgentCell>,
+        effects: crate::core::envelope::Effects,
+        slots: &mut [(u64, Option<ReplyTo>, u8)],
+    ) {
+        let n = slots.len() as u64;
+        let recovered = cell.inner.lock().unwrap().handled(n);
+        self.count_handled(n, recovered);
+        self.apply(cell, effects, slots);
+    }
+
+    /// Counts `n` handled messages, and the recovery they end (if any).
+    fn count_handled(&self, n: u64, recovered: Option<(Instant, &'static str)>) {
+        self.inner.handled.fetch_add(n, Relaxed);
+        if let Some((since, reason)) = recovered {
+            self.record_recovery(reason, since.elapsed());
+        }
+    }
+
+    /// A batch failed: the instance is gone; the supervisor decides what
+    /// happens to the batch and whether a new instance starts.
+    async fn failed(
+        &self,
+        cell: &Arc<AgentCell>,
+        instance: &mut Option<AgentInstance>,
+        failure: Failure,
+        batch: Vec<Delivery>,
+    ) {
+        *instance = None;
+        self.count_failure(failure.label());
+        tracing::debug!(
+            agent = &*cell.name,
+            tenant = &*cell.tenant,
+            "agent failed: {failure}"
+        );
+        // Boxed: the cold path's future (a restart) would otherwise
+        // make every drain's future kilobytes larger.
+        *instance = Box::pin(self.supervise(cell, failure, batch)).await;
     }
 
     /// Carries out what the lifecycle decides after a failure: the batch

@@ -104,7 +104,7 @@ impl Node {
         timeout: Duration,
     ) -> Result<Vec<u8>, RequestError> {
         let started = Instant::now();
-        let result = self.request_inline(agent, payload, started + timeout, timeout);
+        let result = self.request_inline(agent, payload, started, timeout);
         if self.timing_requests() {
             self.record_request(started);
         }
@@ -115,13 +115,23 @@ impl Node {
         &self,
         agent: &AgentHandle,
         payload: Vec<u8>,
-        until: Instant,
+        started: Instant,
         timeout: Duration,
     ) -> Result<Vec<u8>, RequestError> {
-        let (tx, mut rx) = oneshot::channel();
-        let env = self.envelope(Kind::Request, payload);
         let cell = &agent.cell;
-        match cell.enqueue(Delivery::new(env, Some(ReplyTo::Waiter(tx)))) {
+        let env = self.envelope(Kind::Request, payload);
+        cell.admit(env.payload.len()).map_err(RequestError::Send)?;
+        // An idle agent with nothing queued handles it right here, when its
+        // handler's deadline ends the call before the caller's timeout does.
+        if !cell.is_background()
+            && timeout >= cell.limits.deadline + self.inner.engine.options.tick
+            && let Some(instance) = cell.take_idle()
+        {
+            return self.request_here(agent, instance, env, started, timeout);
+        }
+        let until = started + timeout;
+        let (tx, mut rx) = oneshot::channel();
+        match cell.enqueue_admitted(Delivery::new(env, Some(ReplyTo::Waiter(tx)))) {
             Err(rejected) => return Err(RequestError::Send(rejected.0)),
             Ok(Enqueued::Queued) => {}
             Ok(Enqueued::Schedule) if !cell.is_background() => {
@@ -207,7 +217,7 @@ type Reply = oneshot::Receiver<Result<Vec<u8>, RequestError>>;
 
 /// The answer on `rx`, or a timeout error at `until` (`timeout` after the
 /// request was made).
-async fn wait(
+pub(super) async fn wait(
     agent: &AgentHandle,
     rx: Reply,
     until: Instant,

@@ -66,7 +66,7 @@ impl Node {
         &self,
         cell: &Arc<AgentCell>,
         effects: Effects,
-        mut slots: Vec<(u64, Option<ReplyTo>, u8)>,
+        slots: &mut [(u64, Option<ReplyTo>, u8)],
     ) {
         if effects.is_empty() && slots.iter().all(|(_, s, _)| s.is_none()) {
             return;
@@ -113,8 +113,8 @@ impl Node {
                 self.inner.undeliverable.fetch_add(1, Relaxed);
             }
         }
-        for (_, slot, _) in slots {
-            if let Some(to @ (ReplyTo::Waiter(_) | ReplyTo::Callback(_))) = slot {
+        for (_, slot, _) in slots.iter_mut() {
+            if let Some(to @ (ReplyTo::Waiter(_) | ReplyTo::Callback(_))) = slot.take() {
                 self.answer(
                     &cell.name,
                     to,
@@ -256,15 +256,7 @@ impl Node {
     /// Completes a reply slot: wakes a waiting caller, or delivers a `reply`
     /// (or `failure`) message to the requesting agent.
     pub(crate) fn answer(&self, from: &str, to: ReplyTo, result: Result<Outgoing, RequestError>) {
-        let for_caller = |result: Result<Outgoing, RequestError>| {
-            result.and_then(|out| match out.kind {
-                Kind::Failure => Err(RequestError::Handler {
-                    name: from.to_string(),
-                    reason: String::from_utf8_lossy(&out.payload).into_owned(),
-                }),
-                _ => Ok(out.payload),
-            })
-        };
+        let for_caller = |result| for_caller(from, result);
         match to {
             ReplyTo::Waiter(tx) => {
                 let _ = tx.send(for_caller(result));
@@ -295,4 +287,19 @@ impl Node {
             }
         }
     }
+}
+
+/// What a caller waiting for agent `from`'s answer gets: the reply's bytes,
+/// or the error (a `failure` reply is the handler's error).
+pub(crate) fn for_caller(
+    from: &str,
+    result: Result<Outgoing, RequestError>,
+) -> Result<Vec<u8>, RequestError> {
+    result.and_then(|out| match out.kind {
+        Kind::Failure => Err(RequestError::Handler {
+            name: from.to_string(),
+            reason: String::from_utf8_lossy(&out.payload).into_owned(),
+        }),
+        _ => Ok(out.payload),
+    })
 }

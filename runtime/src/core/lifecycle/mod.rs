@@ -93,6 +93,18 @@ pub enum Next<M> {
     Retire,
 }
 
+/// What [`Lifecycle::after_direct`] asks the caller to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AfterDirect {
+    /// Messages arrived meanwhile: the caller still owns the instance and
+    /// must run a drain.
+    Drain,
+    /// Keep the instance for the next message.
+    Park,
+    /// The agent is done (stopped meanwhile): drop the instance.
+    Retire,
+}
+
 /// What happens after a batch failed.
 #[derive(Debug, PartialEq, Eq)]
 pub struct AfterFailure<M> {
@@ -151,6 +163,33 @@ impl<M: Retried> Lifecycle<M> {
         } else {
             self.running = true;
             Ok(Enqueued::Schedule)
+        }
+    }
+
+    /// Takes one message straight to the instance, without the mailbox:
+    /// allowed only while the agent runs, is idle (no drain) and has
+    /// nothing queued, so it is exactly [`Lifecycle::enqueue`] followed by
+    /// a drain's first batch. The caller then owns the instance as a drain
+    /// does, and ends with [`Lifecycle::handled`] and
+    /// [`Lifecycle::after_direct`] (or [`Lifecycle::failed`]).
+    pub fn try_direct(&mut self) -> bool {
+        if self.status != Status::Running || self.running || !self.mailbox.is_empty() {
+            return false;
+        }
+        self.running = true;
+        true
+    }
+
+    /// After a message taken by [`Lifecycle::try_direct`] was handled:
+    /// what becomes of the instance.
+    pub fn after_direct(&mut self) -> AfterDirect {
+        if !self.mailbox.is_empty() {
+            return AfterDirect::Drain;
+        }
+        match self.next_batch() {
+            Next::Park => AfterDirect::Park,
+            Next::Retire => AfterDirect::Retire,
+            Next::Batch(_) => unreachable!("an empty mailbox gives no batch"),
         }
     }
 

@@ -84,6 +84,8 @@ struct Agent {
     /// When each restart was decided.
     restarts: Vec<Instant>,
     ended: bool,
+    /// A message handled by a direct call now under way.
+    direct: Option<Msg>,
 }
 
 struct World {
@@ -124,6 +126,7 @@ impl World {
                     restart_at: None,
                     restarts: Vec::new(),
                     ended: false,
+                    direct: None,
                 }
             })
             .collect();
@@ -169,15 +172,23 @@ impl World {
 
     /// A message to agent `a` (ids encode the agent, so ends can be checked
     /// against its policy).
-    fn send(&mut self, a: usize) {
+    fn message(&mut self, a: usize) -> Msg {
         let n = self.agents.len() as u64;
         let id = self.sent * n + a as u64;
         self.sent += 1;
-        let msg = Msg {
+        Msg {
             id,
             attempts: 0,
             poison: self.rng.chance(5),
-        };
+        }
+    }
+
+    fn send(&mut self, a: usize) {
+        let msg = self.message(a);
+        self.enqueue(a, msg);
+    }
+
+    fn enqueue(&mut self, a: usize, msg: Msg) {
         match self.agents[a].life.enqueue(msg) {
             Ok(Enqueued::Schedule) => {
                 assert!(!self.agents[a].draining, "two drains for one agent");
@@ -188,9 +199,44 @@ impl World {
         }
     }
 
+    /// A message handled right where it was sent when the agent is idle
+    /// with nothing queued (a blocking request's direct path), else sent.
+    /// The call is under way until the agent's next drain step, so other
+    /// messages, stops and kills may come in between.
+    fn direct(&mut self, a: usize) {
+        let msg = self.message(a);
+        if !self.agents[a].life.try_direct() {
+            return self.enqueue(a, msg);
+        }
+        let agent = &mut self.agents[a];
+        assert!(!agent.draining, "a direct call beside a drain");
+        agent.draining = true;
+        agent.direct = Some(msg);
+    }
+
+    /// The end of agent `a`'s direct call: handled (then the lifecycle says
+    /// what becomes of the instance) or crashed (then, as on the node, the
+    /// supervisor and a drain take over).
+    fn end_direct(&mut self, a: usize, msg: Msg) {
+        let crash = self.rng.chance(10);
+        if self.run_batch(a, vec![msg], crash) {
+            let agent = &mut self.agents[a];
+            match agent.life.after_direct() {
+                AfterDirect::Drain => {}
+                AfterDirect::Park => agent.draining = false,
+                AfterDirect::Retire => {
+                    agent.draining = false;
+                    agent.ended = true;
+                }
+            }
+        }
+    }
+
     /// One step of agent `a`'s drain: the next batch, handled or crashed.
     fn drain(&mut self, a: usize) {
-        let now = self.now;
+        if let Some(msg) = self.agents[a].direct.take() {
+            return self.end_direct(a, msg);
+        }
         let crash = self.rng.chance(10);
         let agent = &mut self.agents[a];
         if !agent.draining || agent.restart_at.is_some() {
@@ -203,42 +249,51 @@ impl World {
                 agent.ended = true;
             }
             Next::Batch(batch) => {
-                if crash || batch.iter().any(|m| m.poison) {
-                    let failure = Failure::Trap {
-                        trap: "unreachable".into(),
-                        detail: None,
-                    };
-                    for m in &batch {
-                        let seen = self.max_attempts.entry(m.id).or_default();
-                        // A single message's crash counts against it.
-                        if batch.len() == 1 {
-                            *seen += 1;
-                        }
-                    }
-                    let policy = agent.policy.clone();
-                    let after = agent.life.failed(&policy, &failure, batch, now);
-                    if let Decision::Restart(delay) = after.decision {
-                        agent.restarts.push(now);
-                        agent.restart_at = Some((now + delay, now));
-                    }
-                    for m in after.dead {
-                        self.end(&m, End::Dead);
-                    }
-                    for m in after.answer {
-                        self.end(&m, End::Answered);
-                    }
-                } else {
-                    let n = batch.len() as u64;
-                    agent.life.handled(n);
-                    for m in batch {
-                        self.end(&m, End::Handled);
-                    }
-                }
+                self.run_batch(a, batch, crash);
             }
         }
     }
 
-    /// A due restart of agent `a`, whose `init` may fail.
+    /// Agent `a`'s instance handles `batch` (or crashes); whether it was
+    /// handled. A crash leaves the drain to the supervisor's decision.
+    fn run_batch(&mut self, a: usize, batch: Vec<Msg>, crash: bool) -> bool {
+        let now = self.now;
+        let agent = &mut self.agents[a];
+        if crash || batch.iter().any(|m| m.poison) {
+            let failure = Failure::Trap {
+                trap: "unreachable".into(),
+                detail: None,
+            };
+            for m in &batch {
+                let seen = self.max_attempts.entry(m.id).or_default();
+                // A single message's crash counts against it.
+                if batch.len() == 1 {
+                    *seen += 1;
+                }
+            }
+            let policy = agent.policy.clone();
+            let after = agent.life.failed(&policy, &failure, batch, now);
+            if let Decision::Restart(delay) = after.decision {
+                agent.restarts.push(now);
+                agent.restart_at = Some((now + delay, now));
+            }
+            for m in after.dead {
+                self.end(&m, End::Dead);
+            }
+            for m in after.answer {
+                self.end(&m, End::Answered);
+            }
+            false
+        } else {
+            let n = batch.len() as u64;
+            agent.life.handled(n);
+            for m in batch {
+                self.end(&m, End::Handled);
+            }
+            true
+        }
+    }
+
     fn restart(&mut self, a: usize) {
         let now = self.now;
         let init_fails = self.rng.chance(20);
@@ -303,7 +358,8 @@ impl World {
     fn step(&mut self) {
         let a = self.rng.below(self.agents.len() as u64) as usize;
         match self.rng.below(100) {
-            0..=39 => self.send(a),
+            0..=29 => self.send(a),
+            30..=39 => self.direct(a),
             40..=79 => self.drain(a),
             80..=89 => self.restart(a),
             90 => self.kill(a),
