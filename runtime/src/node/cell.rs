@@ -84,37 +84,9 @@ impl Retried for Delivery {
 
 pub use crate::core::lifecycle::{Enqueued, Status};
 
-/// An agent's lifecycle with the mailbox budgets of `limits`, and no
-/// instance yet.
-pub(crate) fn life(limits: &AgentLimits) -> Life {
-    Life {
-        lifecycle: Lifecycle::new(limits.mailbox, HostBudget::of(limits).mailbox),
-        instance: None,
-    }
-}
-
-/// What one lock guards: the lifecycle, and the instance while no drain
-/// holds it. One lock, because the instance changes hands exactly when the
-/// lifecycle says so (a drain starts, parks; a direct request starts,
-/// ends): two locks would be two more lock round trips per request.
-pub(crate) struct Life {
-    lifecycle: Lifecycle<Delivery>,
-    /// The instance of an idle agent (a drain holds it otherwise).
-    pub(crate) instance: Option<AgentInstance>,
-}
-
-impl std::ops::Deref for Life {
-    type Target = Lifecycle<Delivery>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.lifecycle
-    }
-}
-
-impl std::ops::DerefMut for Life {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.lifecycle
-    }
+/// An agent's lifecycle with the mailbox budgets of `limits`.
+pub(crate) fn life(limits: &AgentLimits) -> Lifecycle<Delivery> {
+    Lifecycle::new(limits.mailbox, HostBudget::of(limits).mailbox)
 }
 
 /// An agent: identity, limits, mailbox and (when live) its instance.
@@ -132,9 +104,10 @@ pub(crate) struct AgentCell {
     pub(crate) log: SharedLog,
     /// Whom it may address, asked at each send.
     pub(crate) reach: Arc<dyn Reach>,
-    /// Its mailbox, run state and restart history (the sans-IO lifecycle),
-    /// and its instance while idle.
-    pub(crate) inner: Mutex<Life>,
+    /// Its mailbox, run state and restart history (the sans-IO lifecycle).
+    pub(crate) inner: Mutex<Lifecycle<Delivery>>,
+    /// Its instance while idle (a drain holds it otherwise).
+    pub(crate) instance: Mutex<Option<AgentInstance>>,
     /// Its tenant's quotas, if the tenant has any (the message rate is
     /// checked on every enqueue).
     pub(crate) tenant_state: Option<Arc<TenantState>>,
@@ -292,12 +265,12 @@ impl AgentCell {
     ) -> Option<Vec<Delivery>> {
         let mut inner = self.inner.lock().unwrap();
         if first {
-            *instance = inner.instance.take();
+            *instance = self.instance.lock().unwrap().take();
         }
         match inner.next_batch() {
             Next::Batch(batch) => Some(batch),
             Next::Park => {
-                inner.instance = instance.take();
+                *self.instance.lock().unwrap() = instance.take();
                 None
             }
             Next::Retire => {
@@ -313,10 +286,11 @@ impl AgentCell {
     /// [`AgentCell::end_direct`] (or hands a failure to the supervisor).
     pub(crate) fn take_idle(&self) -> Option<AgentInstance> {
         let mut inner = self.inner.lock().unwrap();
-        if inner.instance.is_none() || !inner.try_direct() {
+        let mut slot = self.instance.lock().unwrap();
+        if slot.is_none() || !inner.try_direct() {
             return None;
         }
-        inner.instance.take()
+        slot.take()
     }
 
     /// After a message handled with the instance of [`AgentCell::take_idle`]:
@@ -334,7 +308,7 @@ impl AgentCell {
         if after == AfterDirect::Retire {
             return (recovered, false, Some(instance));
         }
-        inner.instance = Some(instance);
+        *self.instance.lock().unwrap() = Some(instance);
         (recovered, after == AfterDirect::Drain, None)
     }
 
@@ -349,7 +323,7 @@ impl AgentCell {
     pub(crate) fn stop(&self) -> Option<AgentInstance> {
         let mut inner = self.inner.lock().unwrap();
         let idle = inner.stop();
-        idle.then(|| inner.instance.take()).flatten()
+        idle.then(|| self.instance.lock().unwrap().take()).flatten()
     }
 
     /// Abrupt stop: interrupts a running call at its next epoch tick and
@@ -358,7 +332,7 @@ impl AgentCell {
         self.kill.store(true, Relaxed);
         let mut inner = self.inner.lock().unwrap();
         let (queued, idle) = inner.kill();
-        let instance = idle.then(|| inner.instance.take()).flatten();
+        let instance = idle.then(|| self.instance.lock().unwrap().take()).flatten();
         (queued, instance)
     }
 

@@ -61,7 +61,7 @@ impl Node {
             batches += 1;
             match budget {
                 Some(max) if batches >= max => {
-                    cell.inner.lock().unwrap().instance = instance.take();
+                    *cell.instance.lock().unwrap() = instance.take();
                     self.schedule(cell);
                     return;
                 }
@@ -177,7 +177,7 @@ impl Node {
                 self.inner.rt.spawn(async move {
                     let mut instance = None;
                     node.failed(&cell, &mut instance, failure, batch).await;
-                    cell.inner.lock().unwrap().instance = instance;
+                    *cell.instance.lock().unwrap() = instance;
                     node.drain(cell, None).await;
                 });
                 return self.inner.rt.block_on(wait(agent, rx, until, timeout));

@@ -75,6 +75,7 @@ impl Node {
                 state: tenant_state.clone(),
             }),
             inner: Mutex::new(life(&options.limits)),
+            instance: Mutex::new(None),
             tenant_state,
             memory: Arc::default(),
         });
@@ -99,7 +100,7 @@ impl Node {
         match started {
             Ok(mut instance) => {
                 self.persist_spawn(&cell, instance.take_init_writes(), fresh);
-                cell.inner.lock().unwrap().instance = Some(instance);
+                *cell.instance.lock().unwrap() = Some(instance);
                 self.release(&cell);
                 Ok(AgentHandle::new(self.clone(), cell))
             }
