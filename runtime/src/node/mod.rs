@@ -20,6 +20,7 @@ mod api;
 mod background;
 mod cell;
 mod dead_letter;
+mod direct;
 mod drain;
 mod durable;
 mod error;
