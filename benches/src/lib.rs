@@ -27,15 +27,19 @@ impl Fixture {
     /// An engine with `max_agents` pool slots, a node on a multi-thread
     /// runtime, and echo for both.
     pub fn new(max_agents: u32) -> Fixture {
+        Fixture::with(EngineOptions {
+            max_agents,
+            ..EngineOptions::default()
+        })
+    }
+
+    /// [`Fixture::new`] with an engine of `options`.
+    pub fn with(options: EngineOptions) -> Fixture {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let engine = CaxtonEngine::new(EngineOptions {
-            max_agents,
-            ..EngineOptions::default()
-        })
-        .expect("an engine");
+        let engine = CaxtonEngine::new(options).expect("an engine");
         let node = Node::new(engine.clone(), runtime.handle().clone());
         let plugin = node.plugin("echo").expect("the echo plugin");
         let wasmtime = engine.wasmtime();

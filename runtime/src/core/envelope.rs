@@ -61,6 +61,30 @@ pub struct Effects {
 }
 
 impl Effects {
+    /// Most entries per list whose buffer is kept for the next call by
+    /// [`Effects::clear`]: enough for what nearly every call produces,
+    /// without holding on to what one large batch once needed.
+    const KEPT: usize = 8;
+
+    /// Empties every list, keeping small buffers: a handler's next call
+    /// pushes its reply without allocating.
+    #[inline]
+    pub fn clear(&mut self) {
+        #[inline(always)]
+        fn clear<T>(v: &mut Vec<T>) {
+            if v.capacity() > Effects::KEPT {
+                *v = Vec::new();
+            } else {
+                v.clear();
+            }
+        }
+        clear(&mut self.sends);
+        clear(&mut self.replies);
+        clear(&mut self.forwards);
+        clear(&mut self.failures);
+        clear(&mut self.state_writes);
+    }
+
     /// True when the handler did nothing observable.
     pub fn is_empty(&self) -> bool {
         self.sends.is_empty()

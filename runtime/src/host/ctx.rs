@@ -131,12 +131,14 @@ impl AgentCtx {
         writes
     }
 
-    /// Forgets everything a failed call did.
+    /// Forgets everything a failed call did. Every call starts with it,
+    /// which also empties the buffers a handled call's effects gave back
+    /// (`AgentInstance::recycle`).
     pub(crate) fn discard(&mut self) {
         self.overlay.clear();
         self.state_pending = self.state_held;
         self.held.clear();
-        self.effects = Effects::default();
+        self.effects.clear();
         self.batch.clear();
     }
 }

@@ -172,6 +172,15 @@ impl AgentInstance {
         }
     }
 
+    /// Takes back the effects of a call once they were applied, so the
+    /// next call reuses their buffers: a reply is then pushed without an
+    /// allocation.
+    pub fn recycle(&mut self, effects: Effects) {
+        // The next call starts by clearing them (`AgentCtx::discard`). What
+        // this replaces was left by `mem::take`: lists that never allocated.
+        self.store.data_mut().effects = effects;
+    }
+
     /// [`AgentInstance::handle`] of one message: what nearly every call
     /// is, with no list allocated on the way in or out. The handler's
     /// deadline counts from `now` (a caller that has just read the clock

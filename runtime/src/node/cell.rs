@@ -41,6 +41,10 @@ pub(crate) enum ReplyTo {
         /// Its name.
         name: String,
     },
+    /// The caller whose thread handled the request itself (a direct
+    /// request, `node/direct.rs`): `Node::apply` hands the answer back to
+    /// it, with no channel. Never queued, never passed on.
+    Here,
 }
 
 /// A message in a mailbox, with where its answer goes.

@@ -6,7 +6,6 @@
 //! rule that one owner at a time holds the instance is kept; a failure
 //! goes to the supervisor like any other.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ use super::error::RequestError;
 use super::handle::AgentHandle;
 use super::local::{Node, poll_here};
 use super::request::wait;
-use super::route::for_caller;
+use super::route::Here;
 use crate::core::envelope::Envelope;
 use crate::host::AgentInstance;
 
@@ -63,38 +62,18 @@ impl Node {
                 return self.inner.rt.block_on(wait(agent, rx, until, timeout));
             }
         };
-        // The answer comes back here, unless the handler forwarded the
-        // request: then it waits, like any, for where it went to answer.
-        let mut answer = None;
-        let mut slots = [(id, None, 0)];
-        if let Some(i) = effects.replies.iter().position(|(r, _)| *r == id) {
-            // Counted as `apply` counts the replies it delivers.
-            self.inner.emitted.fetch_add(1, Relaxed);
-            answer = Some(for_caller(&cell.name, Ok(effects.replies.swap_remove(i).1)));
-        } else if let Some(i) = effects.failures.iter().position(|(f, _)| *f == id) {
-            let reason = effects.failures.swap_remove(i).1;
-            answer = Some(Err(RequestError::Handler {
-                name: cell.name.to_string(),
-                reason,
-            }));
-        }
-        let mut forwarded = None;
-        if answer.is_none() && effects.forwards.iter().any(|(f, _, _)| *f == id) {
-            let (tx, rx) = oneshot::channel();
-            slots[0].1 = Some(ReplyTo::Waiter(tx));
-            forwarded = Some(rx);
-        }
-        self.apply(cell, effects, &mut slots);
+        let mut slots = [(id, Some(ReplyTo::Here), 0)];
+        let here = self.apply(cell, &mut effects, &mut slots);
+        instance.recycle(effects);
         let (recovered, drain, done) = cell.end_direct(instance);
         self.count_handled(1, recovered);
         drop(done);
         if drain {
             self.schedule(cell.clone());
         }
-        match (answer, forwarded) {
-            (Some(answer), _) => answer,
-            (None, Some(rx)) => self.inner.rt.block_on(wait(agent, rx, until, timeout)),
-            (None, None) => Err(RequestError::NoReply(cell.name.to_string())),
+        match here.expect("`apply` answers a direct caller") {
+            Here::Answered(result) => result,
+            Here::Forwarded(rx) => self.inner.rt.block_on(wait(agent, rx, until, timeout)),
         }
     }
 }

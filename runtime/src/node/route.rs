@@ -3,6 +3,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 
+use tokio::sync::oneshot;
+
 use super::cell::{AgentCell, Delivery, MAX_HOPS, ReplyTo, TenantState, may_send};
 use super::error::{RequestError, SendError};
 use super::local::{Node, NodeInner};
@@ -59,44 +61,62 @@ impl Reach for TenantReach {
     }
 }
 
+/// What [`Node::apply`] hands back for a [`ReplyTo::Here`] slot.
+pub(crate) enum Here {
+    /// The answer.
+    Answered(Result<Vec<u8>, RequestError>),
+    /// The handler forwarded the request: its answer comes from where it
+    /// went.
+    Forwarded(oneshot::Receiver<Result<Vec<u8>, RequestError>>),
+}
+
 impl Node {
     /// Applies what a handler did: answers, forwards, sends. Requests of
-    /// the batch that got no answer are told so (never left hanging).
+    /// the batch that got no answer are told so (never left hanging). The
+    /// answer for a [`ReplyTo::Here`] slot is returned. Leaves `effects`
+    /// empty, with its buffers, for the instance to reuse
+    /// ([`crate::host::AgentInstance::recycle`]).
     pub(crate) fn apply(
         &self,
         cell: &Arc<AgentCell>,
-        effects: Effects,
+        effects: &mut Effects,
         slots: &mut [(u64, Option<ReplyTo>, u8)],
-    ) {
+    ) -> Option<Here> {
         if effects.is_empty() && slots.iter().all(|(_, s, _)| s.is_none()) {
-            return;
+            return None;
         }
         let out = effects.replies.len() + effects.forwards.len() + effects.sends.len();
         self.inner.emitted.fetch_add(out as u64, Relaxed);
         // State first: nobody hears of a handled message before its state
         // writes are stored.
         self.persist_writes(cell, &effects.state_writes);
+        effects.state_writes.clear();
+        let mut here = None;
+        let settle = |here: &mut Option<Here>, to, result| match to {
+            ReplyTo::Here => *here = Some(Here::Answered(for_caller(&cell.name, result))),
+            to => self.answer(&cell.name, to, result),
+        };
         let mut take = |id: u64| {
             slots
                 .iter_mut()
                 .find(|(i, _, _)| *i == id)
                 .map(|(_, s, hops)| (s.take(), *hops))
         };
-        for (id, out) in effects.replies {
+        for (id, out) in effects.replies.drain(..) {
             if let Some((Some(to), _)) = take(id) {
-                self.answer(&cell.name, to, Ok(out));
+                settle(&mut here, to, Ok(out));
             }
         }
-        for (id, reason) in effects.failures {
+        for (id, reason) in effects.failures.drain(..) {
             if let Some((Some(to), _)) = take(id) {
                 let err = RequestError::Handler {
                     name: cell.name.to_string(),
                     reason,
                 };
-                self.answer(&cell.name, to, Err(err));
+                settle(&mut here, to, Err(err));
             }
         }
-        for (id, target, out) in effects.forwards {
+        for (id, target, out) in effects.forwards.drain(..) {
             let (reply, hops) = take(id).unwrap_or((None, 0));
             if hops >= MAX_HOPS {
                 self.inner.undeliverable.fetch_add(1, Relaxed);
@@ -105,24 +125,32 @@ impl Node {
                         name: cell.name.to_string(),
                         hops,
                     };
-                    self.answer(&cell.name, to, Err(RequestError::Send(err)));
+                    settle(&mut here, to, Err(RequestError::Send(err)));
                 }
                 continue;
             }
+            // A direct caller waits, like any, for where it went to answer.
+            let reply = match reply {
+                Some(ReplyTo::Here) => {
+                    let (tx, rx) = oneshot::channel();
+                    here = Some(Here::Forwarded(rx));
+                    Some(ReplyTo::Waiter(tx))
+                }
+                reply => reply,
+            };
             if self.deliver(cell, &target, out, reply, hops + 1).is_err() {
                 self.inner.undeliverable.fetch_add(1, Relaxed);
             }
         }
         for (_, slot, _) in slots.iter_mut() {
-            if let Some(to @ (ReplyTo::Waiter(_) | ReplyTo::Callback(_))) = slot.take() {
-                self.answer(
-                    &cell.name,
-                    to,
-                    Err(RequestError::NoReply(cell.name.to_string())),
-                );
+            if let Some(to @ (ReplyTo::Waiter(_) | ReplyTo::Callback(_) | ReplyTo::Here)) =
+                slot.take()
+            {
+                let err = RequestError::NoReply(cell.name.to_string());
+                settle(&mut here, to, Err(err));
             }
         }
-        for (target, out) in effects.sends {
+        for (target, out) in effects.sends.drain(..) {
             let reply = (out.kind == Kind::Request).then(|| ReplyTo::Agent {
                 tenant: cell.tenant.clone(),
                 name: cell.name.to_string(),
@@ -132,6 +160,7 @@ impl Node {
                 tracing::debug!(agent = &*cell.name, "send to `{target}` failed: {e}");
             }
         }
+        here
     }
 
     /// Delivers a message from agent `from` to `target`: a name in its own
@@ -262,6 +291,9 @@ impl Node {
                 let _ = tx.send(for_caller(result));
             }
             ReplyTo::Callback(f) => f(for_caller(result)),
+            // `apply` answers a direct caller itself, and never passes its
+            // slot on.
+            ReplyTo::Here => unreachable!("a direct caller's answer is returned by `apply`"),
             ReplyTo::Agent { tenant, name } => {
                 let out = match result {
                     Ok(out) => out,

@@ -223,3 +223,41 @@ fn sends_to_nobody_are_counted_and_forwards_to_nobody_fail_the_request() {
     );
     assert_eq!(relay.status(), Status::Running);
 }
+
+/// A blocking request to an idle agent is handled on the caller's thread
+/// (`node/direct.rs`); every kind of answer must come back that way as it
+/// does through a mailbox: none, the handler's failure, a forward that
+/// ends at the hop limit, and a reply after all of those.
+#[test]
+fn blocking_requests_get_every_kind_of_answer() {
+    let t = node();
+    let agent = t.spawn("hostile", "hostile", AgentLimits::default());
+    let err = agent
+        .request_blocking(b"pause 0".to_vec(), TIMEOUT)
+        .unwrap_err();
+    assert!(
+        matches!(&err, RequestError::NoReply(n) if n == "hostile"),
+        "{err}"
+    );
+    let err = agent
+        .request_blocking(b"nonsense".to_vec(), TIMEOUT)
+        .unwrap_err();
+    assert!(
+        matches!(&err, RequestError::Handler { reason, .. } if reason.contains("unknown command")),
+        "{err}"
+    );
+    let err = agent
+        .request_blocking(b"forward-self".to_vec(), TIMEOUT)
+        .unwrap_err();
+    assert!(
+        matches!(&err, RequestError::Send(SendError::HopLimit { .. })),
+        "{err}"
+    );
+    assert_eq!(
+        agent
+            .request_blocking(b"echo hi".to_vec(), TIMEOUT)
+            .unwrap(),
+        b"echo hi"
+    );
+    assert_eq!(agent.status(), Status::Running);
+}

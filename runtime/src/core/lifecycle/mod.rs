@@ -186,10 +186,10 @@ impl<M: Retried> Lifecycle<M> {
         if !self.mailbox.is_empty() {
             return AfterDirect::Drain;
         }
-        match self.next_batch() {
+        match self.end_run() {
             Next::Park => AfterDirect::Park,
             Next::Retire => AfterDirect::Retire,
-            Next::Batch(_) => unreachable!("an empty mailbox gives no batch"),
+            Next::Batch(_) => unreachable!("the end of a run gives no batch"),
         }
     }
 
@@ -218,8 +218,14 @@ impl<M: Retried> Lifecycle<M> {
         if !batch.is_empty() {
             return Next::Batch(batch);
         }
-        self.running = false;
         self.mailbox.shrink();
+        self.end_run()
+    }
+
+    /// Nothing is left to hand the instance: it parks, or retires if the
+    /// agent was stopped meanwhile.
+    fn end_run(&mut self) -> Next<M> {
+        self.running = false;
         match self.status {
             Status::Running => Next::Park,
             Status::Stopping => {

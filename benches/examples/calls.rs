@@ -1,0 +1,73 @@
+//! `calls SIDE N`: N calls of 256 B to echo, on one side only, for counting
+//! instructions: `benches/instructions.sh` runs it under valgrind's
+//! callgrind at two N and takes the difference, so start-up (compiling
+//! the component, spawning) cancels out. An instruction count does not
+//! move with the machine's noise the way a time does.
+//!
+//! SIDE is `raw` (the typed call of plain wasmtime), `async` (the same
+//! call on a fiber) or `caxton` (`request_blocking`).
+//!
+//! Spawns are not counted this way: under valgrind, wasmtime's reset of a
+//! pool slot through `/proc/self/pagemap` fails and falls back, and the
+//! error it makes on the way dwarfs what a spawn costs natively.
+//!
+//! The engine is `compact` because valgrind cannot reserve the address
+//! space of guarded memories; the guest code is the same on all sides.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use caxton::host::bindings::caxton::agent::types::Message;
+use caxton::host::raw::{RawHost, request_message};
+use caxton::host::{EngineOptions, MemoryLayout};
+use caxton::node::SpawnOptions;
+use caxton_benches::{Fixture, poll_once};
+use wasmtime::Store;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: calls raw|async|caxton N";
+    let side = args.next().expect(usage);
+    let n: u32 = args.next().and_then(|n| n.parse().ok()).expect(usage);
+    let f = Fixture::with(EngineOptions {
+        max_agents: 4,
+        max_memory: 64 << 20,
+        memory_layout: MemoryLayout::Compact,
+        ..EngineOptions::default()
+    });
+    let agent = f
+        .node
+        .spawn_blocking(&f.plugin, SpawnOptions::default())
+        .expect("echo spawns");
+    let mut store = Store::new(f.engine.wasmtime(), RawHost::new());
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = f.pre.instantiate(&mut store).expect("echo instantiates");
+    instance
+        .get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, "init")
+        .and_then(|init| init.call(&mut store, ("",)))
+        .expect("init runs")
+        .0
+        .expect("init succeeds");
+    let handle = instance
+        .get_typed_func::<(&Message,), (Result<(), String>,)>(&mut store, "handle")
+        .expect("echo exports handle");
+    let msg = request_message(vec![b'x'; 256]);
+    let payload = vec![b'x'; 256];
+    for _ in 0..n {
+        match side.as_str() {
+            "raw" => handle.call(&mut store, (black_box(&msg),)).map(|r| r.0),
+            "async" => poll_once(handle.call_async(&mut store, (black_box(&msg),))).map(|r| r.0),
+            "caxton" => {
+                let reply =
+                    agent.request_blocking(black_box(payload.clone()), Duration::from_secs(5));
+                Ok(reply.map(drop).map_err(|e| e.to_string()))
+            }
+            other => panic!("{usage} (not `{other}`)"),
+        }
+        .expect("the call runs")
+        .expect("echo answers");
+    }
+}
