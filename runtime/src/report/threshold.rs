@@ -185,10 +185,8 @@ impl Threshold {
             ("acceptable", &self.acceptable, Verdict::Warn),
             ("target", &self.target, Verdict::Warn),
         ];
-        let mut actual = None;
         for (tier, rule, verdict) in tiers {
             let Some(rule) = rule else { continue };
-            actual.get_or_insert(rule.actual(stats));
             if !rule.holds(stats) {
                 return ThresholdResult {
                     threshold: self.clone(),
@@ -198,10 +196,16 @@ impl Threshold {
                 };
             }
         }
+        // The strictest tier's stat: the one a report shows (and formats)
+        // for the threshold.
+        let strictest = [&self.target, &self.acceptable, &self.critical]
+            .into_iter()
+            .flatten()
+            .next();
         ThresholdResult {
             threshold: self.clone(),
             verdict: Verdict::Pass,
-            actual,
+            actual: strictest.map(|rule| rule.actual(stats)),
             detail: "all tiers hold".into(),
         }
     }
@@ -293,5 +297,23 @@ mod tests {
         }
         .judge(&m);
         assert_eq!(missing.verdict, Verdict::Fail);
+    }
+
+    /// A report shows one value per threshold, in the unit of its strictest
+    /// tier's stat: when every tier holds, that tier's value, not the
+    /// first checked (a storm's `errors == 0` showed as "0/s").
+    #[test]
+    fn a_passing_threshold_shows_its_strictest_tiers_value() {
+        let mut m = stats("storm", &[5_000; 100]);
+        m.throughput = 150_000.0;
+        let t = Threshold {
+            metric: "storm".into(),
+            target: rule("throughput > 100000"),
+            acceptable: None,
+            critical: rule("errors == 0"),
+        };
+        let result = t.judge(&[m]);
+        assert_eq!(result.verdict, Verdict::Pass);
+        assert_eq!(result.actual, Some(150_000.0));
     }
 }
