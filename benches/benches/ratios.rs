@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use caxton::host::bindings::caxton::agent::types::Message;
 use caxton::host::raw::{RawHost, request_message};
 use caxton::node::SpawnOptions;
-use caxton_benches::{Fixture, poll_once};
+use caxton_benches::{Fixture, fresh_spawns, poll_once};
 use wasmtime::Store;
 
 #[global_allocator]
@@ -38,23 +38,9 @@ fn per_op(n: u32, mut op: impl FnMut()) -> f64 {
     start.elapsed().as_nanos() as f64 / f64::from(n)
 }
 
-/// Nanoseconds per spawn of `rounds` batches of `KEEP` spawns, each
-/// instance kept until its batch is full (so each lands in a slot no live
-/// instance holds), then dropped untimed by `clear`.
-fn per_fresh_spawn<T>(mut spawn: impl FnMut() -> T, clear: impl Fn(Vec<T>)) -> f64 {
-    let mut timed = Duration::ZERO;
-    let batches = SPAWNS as usize / KEEP;
-    for _ in 0..batches {
-        let mut kept = Vec::with_capacity(KEEP);
-        for _ in 0..KEEP {
-            let start = Instant::now();
-            let it = spawn();
-            timed += start.elapsed();
-            kept.push(it);
-        }
-        clear(kept);
-    }
-    timed.as_nanos() as f64 / (batches * KEEP) as f64
+/// Nanoseconds per spawn into a fresh slot: [`fresh_spawns`] of `SPAWNS`.
+fn per_fresh_spawn<T>(spawn: impl FnMut() -> T, clear: impl FnMut(&mut Vec<T>)) -> f64 {
+    fresh_spawns(u64::from(SPAWNS), KEEP, spawn, clear).as_nanos() as f64 / f64::from(SPAWNS)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -139,13 +125,13 @@ fn main() {
                     let instance = f.pre.instantiate(&mut store).expect("echo instantiates");
                     (store, instance)
                 },
-                drop,
+                Vec::clear,
             ),
             per_fresh_spawn(
                 || poll_once(f.raw_agent.spawn_async()).expect("echo spawns"),
-                drop,
+                Vec::clear,
             ),
-            per_fresh_spawn(spawn_agent, |kept| kept.iter().for_each(|a| a.kill())),
+            per_fresh_spawn(spawn_agent, |kept| kept.drain(..).for_each(|a| a.kill())),
         ]);
         call.push([
             per_op(CALLS, || {

@@ -29,7 +29,7 @@ use std::time::Duration;
 use caxton::host::bindings::caxton::agent::types::Message;
 use caxton::host::raw::{RawHost as Raw, request_message};
 use caxton::node::SpawnOptions;
-use caxton_benches::{Fixture, poll_once};
+use caxton_benches::{Fixture, fresh_spawns, poll_once};
 use criterion::{Criterion, criterion_group, criterion_main};
 use wasmtime::Store;
 
@@ -73,75 +73,37 @@ fn benches(c: &mut Criterion) {
     spawn.finish();
 
     // Cold slots: keep each instance, so the next one cannot reuse a warm slot.
-    const KEEP: u64 = 500;
+    const KEEP: usize = 500;
     let mut cold = c.benchmark_group("spawn_cold");
     cold.bench_function("raw", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut kept = Vec::with_capacity(KEEP as usize);
-            for i in 0..iters {
-                let start = std::time::Instant::now();
+            let spawn = || {
                 let mut store = Store::new(&engine, Raw::new());
                 store.set_epoch_deadline(u64::MAX / 2);
                 let instance = pre.instantiate(&mut store).unwrap();
-                total += start.elapsed();
-                kept.push((store, instance));
-                if (i + 1) % KEEP == 0 {
-                    kept.clear();
-                }
-            }
-            total
+                (store, instance)
+            };
+            fresh_spawns(iters, KEEP, spawn, Vec::clear)
         })
     });
     cold.bench_function("raw_init", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut kept = Vec::with_capacity(KEEP as usize);
-            for i in 0..iters {
-                let start = std::time::Instant::now();
-                let instance = raw_agent.spawn().unwrap();
-                total += start.elapsed();
-                kept.push(instance);
-                if (i + 1) % KEEP == 0 {
-                    kept.clear();
-                }
-            }
-            total
-        })
+        b.iter_custom(|iters| fresh_spawns(iters, KEEP, || raw_agent.spawn().unwrap(), Vec::clear))
     });
     cold.bench_function("raw_async_init", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut kept = Vec::with_capacity(KEEP as usize);
-            for i in 0..iters {
-                let start = std::time::Instant::now();
-                let instance = poll_once(raw_agent.spawn_async()).unwrap();
-                total += start.elapsed();
-                kept.push(instance);
-                if (i + 1) % KEEP == 0 {
-                    kept.clear();
-                }
-            }
-            total
+            let spawn = || poll_once(raw_agent.spawn_async()).unwrap();
+            fresh_spawns(iters, KEEP, spawn, Vec::clear)
         })
     });
     cold.bench_function("caxton", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut kept = Vec::with_capacity(KEEP as usize);
-            for i in 0..iters {
-                let start = std::time::Instant::now();
-                let agent = node
-                    .spawn_blocking(&plugin, SpawnOptions::default())
-                    .unwrap();
-                total += start.elapsed();
-                kept.push(agent);
-                if (i + 1) % KEEP == 0 {
-                    kept.drain(..).for_each(|a| a.kill());
-                }
-            }
-            kept.drain(..).for_each(|a| a.kill());
-            total
+            let spawn = || {
+                node.spawn_blocking(&plugin, SpawnOptions::default())
+                    .unwrap()
+            };
+            fresh_spawns(iters, KEEP, spawn, |kept| {
+                kept.drain(..).for_each(|a| a.kill())
+            })
         })
     });
     cold.finish();

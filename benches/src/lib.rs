@@ -3,6 +3,7 @@
 //! raw embedding drives its async calls.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use caxton::host::raw::{RawAgent, RawHost, raw_linker};
 use caxton::host::{CaxtonEngine, EngineOptions, Plugin};
@@ -69,4 +70,28 @@ pub fn poll_once<F: Future>(fut: F) -> F::Output {
         std::task::Poll::Ready(out) => out,
         std::task::Poll::Pending => unreachable!("a raw instance's call does not yield"),
     }
+}
+
+/// The time `n` spawns took, each instance kept until `keep` of them exist
+/// (so each lands in a pool slot no live instance holds: a fresh slot),
+/// then released, untimed, by `clear` (which must empty the list).
+pub fn fresh_spawns<T>(
+    n: u64,
+    keep: usize,
+    mut spawn: impl FnMut() -> T,
+    mut clear: impl FnMut(&mut Vec<T>),
+) -> Duration {
+    let mut timed = Duration::ZERO;
+    let mut kept = Vec::with_capacity(keep);
+    for _ in 0..n {
+        let start = Instant::now();
+        let it = spawn();
+        timed += start.elapsed();
+        kept.push(it);
+        if kept.len() == keep {
+            clear(&mut kept);
+        }
+    }
+    clear(&mut kept);
+    timed
 }
