@@ -15,7 +15,6 @@ use super::cell::{Delivery, ReplyTo};
 use super::error::RequestError;
 use super::handle::AgentHandle;
 use super::local::{Node, poll_here};
-use super::request::wait;
 use super::route::Here;
 use crate::core::envelope::Envelope;
 use crate::host::AgentInstance;
@@ -23,9 +22,10 @@ use crate::host::AgentInstance;
 impl Node {
     /// Handles one request with an idle agent's instance right here (see
     /// `AgentCell::take_idle`): what a drain of that one message does,
-    /// without the mailbox, a reply channel or a drain's future. Only a
-    /// failure goes the long way: to the supervisor, on the runtime (a
-    /// restart may wait out a backoff), and the answer is awaited there.
+    /// without the mailbox, a reply channel or a drain's future. A failure
+    /// goes to the supervisor as in a drain: right here as far as it can
+    /// go without waiting, and on the runtime from where it must wait (a
+    /// restart's backoff).
     pub(super) fn request_here(
         &self,
         agent: &AgentHandle,
@@ -53,13 +53,21 @@ impl Node {
                 let (tx, rx) = oneshot::channel();
                 let batch = vec![Delivery::new(env, Some(ReplyTo::Waiter(tx)))];
                 let (node, cell) = (self.clone(), cell.clone());
-                self.inner.rt.spawn(async move {
+                let mut recover = Box::pin(async move {
                     let mut instance = None;
                     node.failed(&cell, &mut instance, failure, batch).await;
                     *cell.instance.lock().unwrap() = instance;
                     node.drain(cell, None).await;
                 });
-                return self.inner.rt.block_on(wait(agent, rx, until, timeout));
+                // The supervisor's decision and a restart without backoff
+                // finish in this poll, on this thread, as they would in an
+                // inline drain: the agent serves again before this returns,
+                // with no thread woken. Whatever waits (a backoff, more
+                // queued batches) goes on on the runtime.
+                if poll_here(&self.inner.rt, recover.as_mut()).is_pending() {
+                    self.inner.rt.spawn(recover);
+                }
+                return self.answer_here(agent, rx, until, timeout);
             }
         };
         let mut slots = [(id, Some(ReplyTo::Here), 0)];
@@ -73,7 +81,7 @@ impl Node {
         }
         match here.expect("`apply` answers a direct caller") {
             Here::Answered(result) => result,
-            Here::Forwarded(rx) => self.inner.rt.block_on(wait(agent, rx, until, timeout)),
+            Here::Forwarded(rx) => self.answer_here(agent, rx, until, timeout),
         }
     }
 }

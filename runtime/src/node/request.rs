@@ -130,7 +130,7 @@ impl Node {
             return self.request_here(agent, instance, env, started, timeout);
         }
         let until = started + timeout;
-        let (tx, mut rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel();
         match cell.enqueue_admitted(Delivery::new(env, Some(ReplyTo::Waiter(tx)))) {
             Err(rejected) => return Err(RequestError::Send(rejected.0)),
             Ok(Enqueued::Queued) => {}
@@ -144,6 +144,19 @@ impl Node {
             }
             Ok(Enqueued::Schedule) => self.schedule(cell.clone()),
         }
+        self.answer_here(agent, rx, until, timeout)
+    }
+
+    /// The answer on `rx`, for a caller outside the runtime: taken at once
+    /// if it is there (an inline drain usually produced it), else waited
+    /// for until `until`.
+    pub(super) fn answer_here(
+        &self,
+        agent: &AgentHandle,
+        mut rx: Reply,
+        until: Instant,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
         match rx.try_recv() {
             Ok(result) => result,
             Err(oneshot::error::TryRecvError::Closed) => {

@@ -186,3 +186,28 @@ fn a_supervised_agent_can_still_be_killed() {
     assert_eq!(agent.status(), Status::Failed(Failure::Killed));
     assert_eq!(agent.restarts(), 0);
 }
+
+/// A blocking request that crashes an idle agent is handled on the
+/// caller's thread, and so is the supervisor's part that needs no waiting
+/// (a first failure restarts at once). A restart's backoff (from the
+/// second failure in a row) is waited out on the runtime: the failure
+/// comes back at once, and the next request is served once the restart is
+/// done.
+#[test]
+fn a_crash_on_the_callers_thread_restarts_after_its_backoff_on_the_runtime() {
+    let t = node();
+    let policy = RestartPolicy {
+        backoff: Duration::from_millis(20),
+        ..on_failure(0)
+    };
+    let agent = supervised(&t, "b", policy, AgentLimits::default());
+    for round in 1..=3 {
+        for _ in 0..2 {
+            let err = ask(&agent, "trap").unwrap_err();
+            assert!(matches!(err, RequestError::AgentFailed { .. }), "{err}");
+        }
+        assert_eq!(ask(&agent, "ok").unwrap(), "ok");
+        assert_eq!(agent.restarts(), 2 * round);
+    }
+    assert_eq!(t.node.dead_letters().len(), 6);
+}
