@@ -15,11 +15,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use caxton::host::bindings::caxton::agent::types::Message;
-use caxton::host::raw::{RawHost, request_message};
+use caxton::host::raw::request_message;
 use caxton::node::SpawnOptions;
-use caxton_benches::{Fixture, fresh_spawns, poll_once};
-use wasmtime::Store;
+use caxton_benches::{Fixture, fresh_spawns, poll_once, raw_echo, raw_store};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -78,29 +76,13 @@ fn report(row: &str, names: [&str; 3], rounds: &[[f64; 3]], goal: &str) {
 fn main() {
     let f = Fixture::new(2 * KEEP as u32 + 8);
     let engine = f.engine.wasmtime().clone();
-    let raw_store = || {
-        let mut store = Store::new(&engine, RawHost::new());
-        store.set_epoch_deadline(u64::MAX / 2);
-        store
-    };
     let spawn_agent = || {
         f.node
             .spawn_blocking(&f.plugin, SpawnOptions::default())
             .expect("echo spawns")
     };
 
-    let mut store = raw_store();
-    let instance = f.pre.instantiate(&mut store).expect("echo instantiates");
-    let init = instance
-        .get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, "init")
-        .expect("echo exports init");
-    init.call(&mut store, ("",))
-        .expect("init runs")
-        .0
-        .expect("init succeeds");
-    let handle = instance
-        .get_typed_func::<(&Message,), (Result<(), String>,)>(&mut store, "handle")
-        .expect("echo exports handle");
+    let (mut store, handle) = raw_echo(&f.pre);
     let msg = request_message(vec![b'x'; 256]);
     let agent = spawn_agent();
     let payload = vec![b'x'; 256];
@@ -110,7 +92,7 @@ fn main() {
         eprintln!("round {} of {ROUNDS}", round + 1);
         warm.push([
             per_op(SPAWNS, || {
-                let mut store = raw_store();
+                let mut store = raw_store(&engine);
                 black_box(f.pre.instantiate(&mut store).expect("echo instantiates"));
             }),
             per_op(SPAWNS, || {
@@ -121,7 +103,7 @@ fn main() {
         fresh.push([
             per_fresh_spawn(
                 || {
-                    let mut store = raw_store();
+                    let mut store = raw_store(&engine);
                     let instance = f.pre.instantiate(&mut store).expect("echo instantiates");
                     (store, instance)
                 },

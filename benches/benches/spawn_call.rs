@@ -26,12 +26,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use caxton::host::bindings::caxton::agent::types::Message;
-use caxton::host::raw::{RawHost as Raw, request_message};
+use caxton::host::raw::request_message;
 use caxton::node::SpawnOptions;
-use caxton_benches::{Fixture, fresh_spawns, poll_once};
+use caxton_benches::{Fixture, fresh_spawns, poll_once, raw_echo, raw_store};
 use criterion::{Criterion, criterion_group, criterion_main};
-use wasmtime::Store;
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -50,8 +48,7 @@ fn benches(c: &mut Criterion) {
     let mut spawn = c.benchmark_group("spawn");
     spawn.bench_function("raw", |b| {
         b.iter(|| {
-            let mut store = Store::new(&engine, Raw::new());
-            store.set_epoch_deadline(u64::MAX / 2);
+            let mut store = raw_store(&engine);
             black_box(pre.instantiate(&mut store).unwrap());
         })
     });
@@ -78,8 +75,7 @@ fn benches(c: &mut Criterion) {
     cold.bench_function("raw", |b| {
         b.iter_custom(|iters| {
             let spawn = || {
-                let mut store = Store::new(&engine, Raw::new());
-                store.set_epoch_deadline(u64::MAX / 2);
+                let mut store = raw_store(&engine);
                 let instance = pre.instantiate(&mut store).unwrap();
                 (store, instance)
             };
@@ -109,16 +105,7 @@ fn benches(c: &mut Criterion) {
     cold.finish();
 
     let mut call = c.benchmark_group("call");
-    let mut store = Store::new(&engine, Raw::new());
-    store.set_epoch_deadline(u64::MAX / 2);
-    let instance = pre.instantiate(&mut store).unwrap();
-    let init = instance
-        .get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, "init")
-        .unwrap();
-    init.call(&mut store, ("",)).unwrap().0.unwrap();
-    let handle = instance
-        .get_typed_func::<(&Message,), (Result<(), String>,)>(&mut store, "handle")
-        .unwrap();
+    let (mut store, handle) = raw_echo(&pre);
     let msg = request_message(vec![b'x'; 256]);
     call.bench_function("raw", |b| {
         b.iter(|| {

@@ -17,12 +17,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use caxton::host::bindings::caxton::agent::types::Message;
-use caxton::host::raw::{RawHost, request_message};
+use caxton::host::raw::request_message;
 use caxton::host::{EngineOptions, MemoryLayout};
 use caxton::node::SpawnOptions;
-use caxton_benches::{Fixture, poll_once};
-use wasmtime::Store;
+use caxton_benches::{Fixture, poll_once, raw_echo};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -42,18 +40,7 @@ fn main() {
         .node
         .spawn_blocking(&f.plugin, SpawnOptions::default())
         .expect("echo spawns");
-    let mut store = Store::new(f.engine.wasmtime(), RawHost::new());
-    store.set_epoch_deadline(u64::MAX / 2);
-    let instance = f.pre.instantiate(&mut store).expect("echo instantiates");
-    instance
-        .get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, "init")
-        .and_then(|init| init.call(&mut store, ("",)))
-        .expect("init runs")
-        .0
-        .expect("init succeeds");
-    let handle = instance
-        .get_typed_func::<(&Message,), (Result<(), String>,)>(&mut store, "handle")
-        .expect("echo exports handle");
+    let (mut store, handle) = raw_echo(&f.pre);
     let msg = request_message(vec![b'x'; 256]);
     let payload = vec![b'x'; 256];
     for _ in 0..n {

@@ -5,10 +5,12 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use caxton::host::bindings::caxton::agent::types::Message;
 use caxton::host::raw::{RawAgent, RawHost, raw_linker};
 use caxton::host::{CaxtonEngine, EngineOptions, Plugin};
 use caxton::node::Node;
-use wasmtime::component::{Component, InstancePre};
+use wasmtime::Store;
+use wasmtime::component::{Component, InstancePre, TypedFunc};
 
 /// Caxton and plain wasmtime side by side, on the same engine.
 pub struct Fixture {
@@ -94,4 +96,32 @@ pub fn fresh_spawns<T>(
     }
     clear(&mut kept);
     timed
+}
+
+/// A store for the plain embedding, whose guests never reach an epoch
+/// deadline (plain wasmtime has no deadlines to keep).
+pub fn raw_store(engine: &wasmtime::Engine) -> Store<RawHost> {
+    let mut store = Store::new(engine, RawHost::new());
+    store.set_epoch_deadline(u64::MAX / 2);
+    store
+}
+
+/// A component's typed `handle` export.
+pub type Handle<'a> = TypedFunc<(&'a Message,), (Result<(), String>,)>;
+
+/// Echo's `handle`, the plain way: `pre` instantiated in its own store,
+/// `init` run, and the typed export to call with a message.
+pub fn raw_echo<'a>(pre: &InstancePre<RawHost>) -> (Store<RawHost>, Handle<'a>) {
+    let mut store = raw_store(pre.engine());
+    let instance = pre.instantiate(&mut store).expect("echo instantiates");
+    instance
+        .get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, "init")
+        .and_then(|init| init.call(&mut store, ("",)))
+        .expect("init runs")
+        .0
+        .expect("init succeeds");
+    let handle = instance
+        .get_typed_func(&mut store, "handle")
+        .expect("echo exports handle");
+    (store, handle)
 }
