@@ -175,9 +175,12 @@ impl AgentInstance {
     /// Takes back the effects of a call once they were applied, so the
     /// next call reuses their buffers: a reply is then pushed without an
     /// allocation.
-    pub fn recycle(&mut self, effects: Effects) {
-        // The next call starts by clearing them (`AgentCtx::discard`). What
+    pub fn recycle(&mut self, mut effects: Effects) {
+        // Cleared now, not at the next call: an idle agent keeps no more
+        // than small buffers, whatever one call of its made (10,000 sends
+        // would otherwise stay allocated until it is called again). What
         // this replaces was left by `mem::take`: lists that never allocated.
+        effects.clear();
         self.store.data_mut().effects = effects;
     }
 
