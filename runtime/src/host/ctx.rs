@@ -131,9 +131,10 @@ impl AgentCtx {
         writes
     }
 
-    /// Forgets everything a failed call did. Every call starts with it,
-    /// which also empties the buffers a handled call's effects gave back
-    /// (`AgentInstance::recycle`).
+    /// Forgets everything a failed call did. Every call starts with it, so
+    /// what `init` left, or a call whose effects were not applied, does not
+    /// leak into the next (a handled call's were emptied already:
+    /// `AgentInstance::applied`).
     pub(crate) fn discard(&mut self) {
         self.overlay.clear();
         self.state_pending = self.state_held;

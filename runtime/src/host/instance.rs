@@ -61,7 +61,16 @@ impl std::fmt::Debug for InstanceSpec {
 
 /// A running agent instance. After any [`Failure`] it must be dropped: a
 /// trapped component instance cannot be entered again.
+///
+/// One pointer: an idle instance moves in and out of its agent's slot on
+/// every direct request, and a move of the parts themselves is a 136-byte
+/// copy each time.
 pub struct AgentInstance {
+    p: Box<Parts>,
+}
+
+/// What an [`AgentInstance`] holds.
+struct Parts {
     store: Store<AgentCtx>,
     bindings: Agent,
     /// How long past its deadline a call that waits in a host call (and so
@@ -135,21 +144,26 @@ impl AgentInstance {
         store.data_mut().start_call();
         store.set_epoch_deadline(1);
         let mut instance = AgentInstance {
-            store,
-            bindings,
-            tick,
-            ticker: ticker.clone(),
-            fuel_burned: engine.options.fuel.then(|| engine.fuel_burned.clone()),
-            init_writes: Vec::new(),
+            p: Box::new(Parts {
+                store,
+                bindings,
+                tick,
+                ticker: ticker.clone(),
+                fuel_burned: engine.options.fuel.then(|| engine.fuel_burned.clone()),
+                init_writes: Vec::new(),
+            }),
         };
-        let until = instance.store.data().deadline_at + tick;
-        let init = instance.bindings.call_init(&mut instance.store, &config);
+        let until = instance.p.store.data().deadline_at + tick;
+        let init = instance
+            .p
+            .bindings
+            .call_init(&mut instance.p.store, &config);
         let Some(result) = within(until, init).await else {
             return Err(Failure::Deadline { limit: deadline });
         };
         match result {
             Ok(Ok(())) => {
-                instance.init_writes = instance.store.data_mut().commit_state();
+                instance.p.init_writes = instance.p.store.data_mut().commit_state();
                 Ok(instance)
             }
             Ok(Err(reason)) => Err(Failure::Init(budget::clamp_string(reason))),
@@ -159,29 +173,28 @@ impl AgentInstance {
 
     /// Handles a batch of messages with one call (`handle` for one message,
     /// `handle-batch` for more). On success returns everything the handler
-    /// did; on failure nothing of it happened, and the batch is handed back
-    /// unchanged (so a supervisor can deliver it again without copying it).
+    /// did, in place: the caller applies it, then calls
+    /// [`AgentInstance::applied`]. On failure nothing of it happened, and
+    /// the batch is handed back unchanged (so a supervisor can deliver it
+    /// again without copying it).
     pub async fn handle(
         &mut self,
         batch: Vec<Envelope>,
-    ) -> Result<Effects, (Failure, Vec<Envelope>)> {
+    ) -> Result<&mut Effects, (Failure, Vec<Envelope>)> {
         let msgs = Batch::Many(batch.into_iter().map(to_wit).collect());
         match self.call(&msgs, Instant::now()).await {
-            Ok(effects) => Ok(effects),
+            Ok(()) => Ok(&mut self.p.store.data_mut().effects),
             Err(failure) => Err((failure, msgs.into_envelopes())),
         }
     }
 
-    /// Takes back the effects of a call once they were applied, so the
-    /// next call reuses their buffers: a reply is then pushed without an
-    /// allocation.
-    pub fn recycle(&mut self, mut effects: Effects) {
-        // Cleared now, not at the next call: an idle agent keeps no more
-        // than small buffers, whatever one call of its made (10,000 sends
-        // would otherwise stay allocated until it is called again). What
-        // this replaces was left by `mem::take`: lists that never allocated.
-        effects.clear();
-        self.store.data_mut().effects = effects;
+    /// The effects of the last call were applied: empties them, keeping
+    /// small buffers, so the next call pushes its reply without allocating.
+    /// They are emptied now, not at the next call: an idle agent keeps no
+    /// more than small buffers, whatever one call of its made (10,000 sends
+    /// would otherwise stay allocated until it is called again).
+    pub fn applied(&mut self) {
+        self.p.store.data_mut().effects.clear();
     }
 
     /// [`AgentInstance::handle`] of one message: what nearly every call
@@ -192,17 +205,18 @@ impl AgentInstance {
         &mut self,
         env: Envelope,
         now: Instant,
-    ) -> Result<Effects, (Failure, Envelope)> {
+    ) -> Result<&mut Effects, (Failure, Envelope)> {
         let msg = Batch::One(to_wit(env));
         match self.call(&msg, now).await {
-            Ok(effects) => Ok(effects),
+            Ok(()) => Ok(&mut self.p.store.data_mut().effects),
             Err(failure) => Err((failure, msg.into_envelopes().pop().expect("one message"))),
         }
     }
 
-    async fn call(&mut self, msgs: &Batch, now: Instant) -> Result<Effects, Failure> {
+    /// Runs one call; its effects are left in the store's context.
+    async fn call(&mut self, msgs: &Batch, now: Instant) -> Result<(), Failure> {
         let count = msgs.as_slice().len() as u64;
-        let ctx = self.store.data_mut();
+        let ctx = self.p.store.data_mut();
         ctx.discard();
         ctx.batch
             .extend(msgs.as_slice().iter().map(|m| (m.id, false)));
@@ -211,26 +225,28 @@ impl AgentInstance {
         let ctx_deadline = ctx.limits.deadline;
         if let Some(fuel) = ctx.limits.fuel {
             let total = fuel.saturating_mul(count);
-            self.store
+            self.p
+                .store
                 .set_fuel(total)
                 .map_err(|e| Failure::Host(format!("{e:#}")))?;
         }
-        self.store.set_epoch_deadline(1);
+        self.p.store.set_epoch_deadline(1);
         // Only with metering on: without it `get_fuel` is an error, and an
         // error may capture a backtrace (tens of µs with RUST_BACKTRACE).
-        let fuel_before = match self.fuel_burned {
-            Some(_) => self.store.get_fuel().ok(),
+        let fuel_before = match self.p.fuel_burned {
+            Some(_) => self.p.store.get_fuel().ok(),
             None => None,
         };
-        let _running = self.ticker.enter();
+        let _running = self.p.ticker.enter();
         // One deadline for the whole call, however many messages it has.
-        let until = self.store.data().deadline_at + self.tick;
+        let until = self.p.store.data().deadline_at + self.p.tick;
         let call = async {
             match msgs {
                 Batch::One(msg) => {
                     let id = msg.id;
-                    self.bindings
-                        .call_handle(&mut self.store, msg)
+                    self.p
+                        .bindings
+                        .call_handle(&mut self.p.store, msg)
                         .await
                         .map(|r| {
                             r.err()
@@ -239,8 +255,9 @@ impl AgentInstance {
                         })
                 }
                 Batch::Many(msgs) => {
-                    self.bindings
-                        .call_handle_batch(&mut self.store, msgs)
+                    self.p
+                        .bindings
+                        .call_handle_batch(&mut self.p.store, msgs)
                         .await
                         .map(|fails| {
                             // At most one failure per message of the batch: a
@@ -255,8 +272,8 @@ impl AgentInstance {
             }
         };
         let result = within(until, call).await;
-        if let (Some(count), Some(before)) = (&self.fuel_burned, fuel_before)
-            && let Ok(after) = self.store.get_fuel()
+        if let (Some(count), Some(before)) = (&self.p.fuel_burned, fuel_before)
+            && let Ok(after) = self.p.store.get_fuel()
         {
             count.fetch_add(before.saturating_sub(after), Relaxed);
         }
@@ -267,17 +284,16 @@ impl AgentInstance {
         };
         match result {
             Ok(failures) => {
-                let ctx = self.store.data_mut();
+                let ctx = self.p.store.data_mut();
                 let writes = ctx.commit_state();
-                let mut effects = std::mem::take(&mut ctx.effects);
-                effects.failures = failures;
-                effects.state_writes = writes;
+                ctx.effects.failures = failures;
+                ctx.effects.state_writes = writes;
                 ctx.batch.clear();
-                Ok(effects)
+                Ok(())
             }
             Err(e) => {
                 let failure = self.classify(e);
-                self.store.data_mut().discard();
+                self.p.store.data_mut().discard();
                 Err(failure)
             }
         }
@@ -287,7 +303,7 @@ impl AgentInstance {
         if let Some(failure) = err.downcast_ref::<Failure>() {
             return failure.clone();
         }
-        let ctx = self.store.data();
+        let ctx = self.p.store.data();
         match err.downcast_ref::<Trap>() {
             Some(Trap::StackOverflow) => Failure::StackOverflow,
             Some(Trap::OutOfFuel) => Failure::Fuel {
@@ -315,12 +331,12 @@ impl AgentInstance {
 
     /// The state writes `init` made (for durable storage).
     pub fn take_init_writes(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
-        std::mem::take(&mut self.init_writes)
+        std::mem::take(&mut self.p.init_writes)
     }
 
     /// The agent's name.
     pub fn name(&self) -> &str {
-        &self.store.data().name
+        &self.p.store.data().name
     }
 }
 

@@ -46,7 +46,7 @@ impl Node {
                 Poll::Pending => self.inner.rt.block_on(call),
             }
         };
-        let mut effects = match result {
+        let effects = match result {
             Ok(effects) => effects,
             Err((failure, env)) => {
                 drop(instance);
@@ -71,8 +71,8 @@ impl Node {
             }
         };
         let mut slots = [(id, Some(ReplyTo::Here), 0)];
-        let here = self.apply(cell, &mut effects, &mut slots);
-        instance.recycle(effects);
+        let here = self.apply(cell, effects, &mut slots);
+        instance.applied();
         let (recovered, drain, done) = cell.end_direct(instance);
         self.count_handled(1, recovered);
         drop(done);

@@ -95,7 +95,10 @@ impl Node {
             } = batch.pop().expect("a batch of one");
             let mut slots = [(env.id, reply, hops)];
             match live.handle_one(env, Instant::now()).await {
-                Ok(effects) => self.handled(cell, live, effects, &mut slots),
+                Ok(effects) => {
+                    self.handled(cell, effects, &mut slots);
+                    live.applied();
+                }
                 Err((failure, env)) => {
                     let [(_, reply, hops)] = slots;
                     let batch = vec![Delivery {
@@ -118,7 +121,10 @@ impl Node {
             envelopes.push(delivery.env);
         }
         match live.handle(envelopes).await {
-            Ok(effects) => self.handled(cell, live, effects, &mut slots),
+            Ok(effects) => {
+                self.handled(cell, effects, &mut slots);
+                live.applied();
+            }
             Err((failure, envelopes)) => {
                 let batch = envelopes
                     .into_iter()
@@ -140,15 +146,13 @@ impl Node {
     fn handled(
         &self,
         cell: &Arc<AgentCell>,
-        live: &mut AgentInstance,
-        mut effects: crate::core::envelope::Effects,
+        effects: &mut crate::core::envelope::Effects,
         slots: &mut [(u64, Option<ReplyTo>, u8)],
     ) {
         let n = slots.len() as u64;
         let recovered = cell.inner.lock().unwrap().handled(n);
         self.count_handled(n, recovered);
-        self.apply(cell, &mut effects, slots);
-        live.recycle(effects);
+        self.apply(cell, effects, slots);
     }
 
     /// Counts `n` handled messages, and the recovery they end (if any).

@@ -226,7 +226,7 @@ impl Node {
 }
 
 /// Where a request's answer arrives.
-type Reply = oneshot::Receiver<Result<Vec<u8>, RequestError>>;
+pub(super) type Reply = oneshot::Receiver<Result<Vec<u8>, RequestError>>;
 
 /// The answer on `rx`, or a timeout error at `until` (`timeout` after the
 /// request was made).

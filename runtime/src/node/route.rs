@@ -8,6 +8,7 @@ use tokio::sync::oneshot;
 use super::cell::{AgentCell, Delivery, MAX_HOPS, ReplyTo, TenantState, may_send};
 use super::error::{RequestError, SendError};
 use super::local::{Node, NodeInner};
+use super::request::Reply;
 use crate::core::address::{Address, AddressError, Reach};
 use crate::core::envelope::{Effects, Envelope, Kind, Outgoing};
 
@@ -67,15 +68,15 @@ pub(crate) enum Here {
     Answered(Result<Vec<u8>, RequestError>),
     /// The handler forwarded the request: its answer comes from where it
     /// went.
-    Forwarded(oneshot::Receiver<Result<Vec<u8>, RequestError>>),
+    Forwarded(Reply),
 }
 
 impl Node {
     /// Applies what a handler did: answers, forwards, sends. Requests of
     /// the batch that got no answer are told so (never left hanging). The
     /// answer for a [`ReplyTo::Here`] slot is returned. Leaves `effects`
-    /// empty, with its buffers, for the instance to reuse
-    /// ([`crate::host::AgentInstance::recycle`]).
+    /// empty, with its buffers, for the instance's next call
+    /// ([`crate::host::AgentInstance::applied`]).
     pub(crate) fn apply(
         &self,
         cell: &Arc<AgentCell>,
