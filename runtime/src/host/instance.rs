@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::batch::{Batch, to_wit};
 use super::bindings::Agent;
-use super::bindings::caxton::agent::types;
 use super::ctx::{AgentCtx, SharedLog, SharedState};
 use super::engine::CaxtonEngine;
 use super::plugin::Plugin;
@@ -366,48 +366,5 @@ fn panic_message(tail: &str) -> Option<String> {
         None
     } else {
         Some(text.join(" "))
-    }
-}
-
-/// The messages of one call, as the guest receives them.
-enum Batch {
-    One(types::Message),
-    Many(Vec<types::Message>),
-}
-
-impl Batch {
-    fn as_slice(&self) -> &[types::Message] {
-        match self {
-            Batch::One(msg) => std::slice::from_ref(msg),
-            Batch::Many(msgs) => msgs,
-        }
-    }
-
-    /// The messages handed back unchanged (after a failed call).
-    fn into_envelopes(self) -> Vec<Envelope> {
-        match self {
-            Batch::One(msg) => vec![from_wit(msg)],
-            Batch::Many(msgs) => msgs.into_iter().map(from_wit).collect(),
-        }
-    }
-}
-
-fn from_wit(msg: types::Message) -> Envelope {
-    Envelope {
-        id: msg.id,
-        sender: msg.sender,
-        conversation: msg.conversation,
-        kind: msg.kind.into(),
-        payload: msg.payload,
-    }
-}
-
-fn to_wit(env: Envelope) -> types::Message {
-    types::Message {
-        id: env.id,
-        sender: env.sender,
-        conversation: env.conversation,
-        kind: env.kind.into(),
-        payload: env.payload,
     }
 }

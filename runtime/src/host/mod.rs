@@ -11,13 +11,15 @@
 //!   with its `InstancePre`; [`builtin`] lists the embedded ones.
 //! - [`ctx`] and [`imports`]: the per-agent store data and the host
 //!   functions agents import; [`wasi`] the deny-by-default WASI context.
-//! - [`instance`]: one live agent instance: instantiate, init, handle.
+//! - [`instance`]: one live agent instance: instantiate, init, handle;
+//!   [`batch`] the messages of one call as the guest receives them.
 //! - [`raw`]: the same component in plain wasmtime, the baseline Caxton's
 //!   spawns and calls are measured against.
 //!
 //! This layer knows nothing of mailboxes or routing: a handler's sends and
 //! replies come back as [`crate::core::envelope::Effects`] for the node.
 
+mod batch;
 pub mod bindings;
 pub mod builtin;
 pub mod cache;
